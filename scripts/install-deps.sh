@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
     cmake g++ make pkg-config clang-format
-    libopenblas-dev   # CPU matrix products (sgemm / dgemm)
+    libopenblas-dev libopenblas-openmp-dev  # CPU matrix products (sgemm / dgemm)
     doctest-dev       # tests
     libstb-dev        # image loading, resizing, PNG writing
     libcli11-dev      # command line

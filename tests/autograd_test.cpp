@@ -36,9 +36,7 @@ TEST_SUITE("autograd") {
         auto x = random_tensor({3, 2, 3, 3}, 10), w = random_tensor({2}, 11, 0.5, 1.5);
         auto b = random_tensor({2}, 12);
         gradcheck(
-            [](auto& in) {
-                return batch_norm2d(in[0], in[1], in[2], TensorD(), TensorD(), true);
-            },
+            [](auto& in) { return batch_norm2d(in[0], in[1], in[2], TensorD(), TensorD(), true); },
             {x, w, b}, 1e-6, 1e-5);
         auto rm = random_tensor({2}, 13), rv = random_tensor({2}, 14, 0.5, 2.0);
         gradcheck([&](auto& in) { return batch_norm2d(in[0], in[1], in[2], rm, rv, false); },
@@ -59,7 +57,8 @@ TEST_SUITE("autograd") {
         auto labels = random_tensor({2, 3, 4, 4}, 19, 0, 1);
         gradcheck([&](auto& in) { return l1_loss(in[0], t); }, {x});
         gradcheck([&](auto& in) { return mse_loss(in[0], t); }, {x});
-        gradcheck([&](auto& in) { return bce_with_logits(in[0], labels); }, {scale(x, 5.0).detach()});
+        gradcheck([&](auto& in) { return bce_with_logits(in[0], labels); },
+                  {scale(x, 5.0).detach()});
     }
 
     TEST_CASE("layers: a small network of modules") {

@@ -23,7 +23,8 @@ struct AdamOps {
     static void adam_step(const std::vector<AdamSlot<T>>& slots, const math::AdamStep& step) {
         for (const AdamSlot<T>& s : slots) {
 #pragma omp parallel for if (s.numel > parallel_threshold)
-            for (long i = 0; i < s.numel; ++i) step(s.param[i], s.grad[i], s.exp_avg[i], s.exp_avg_sq[i]);
+            for (long i = 0; i < s.numel; ++i)
+                step(s.param[i], s.grad[i], s.exp_avg[i], s.exp_avg_sq[i]);
         }
     }
 };

@@ -52,8 +52,10 @@ struct BatchNormOps {
             saved_invstd[c] = invstd;
             if (running_mean) {
                 const double unbiased = count > 1 ? squares / (count - 1) : var;
-                running_mean[c] = static_cast<T>((1 - momentum) * running_mean[c] + momentum * mean);
-                running_var[c] = static_cast<T>((1 - momentum) * running_var[c] + momentum * unbiased);
+                running_mean[c] =
+                    static_cast<T>((1 - momentum) * running_mean[c] + momentum * mean);
+                running_var[c] =
+                    static_cast<T>((1 - momentum) * running_var[c] + momentum * unbiased);
             }
         }
     }
@@ -65,7 +67,8 @@ struct BatchNormOps {
                                         const T* running_var, T* y, T* saved_invstd, double eps) {
 #pragma omp parallel for if (batch * channels * plane > parallel_threshold)
         for (long c = 0; c < channels; ++c) {
-            const T invstd = static_cast<T>(1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps));
+            const T invstd =
+                static_cast<T>(1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps));
             const T scale = weight ? weight[c] * invstd : invstd;
             const T shift = (bias ? bias[c] : T(0)) - running_mean[c] * scale;
             for (long n = 0; n < batch; ++n) {

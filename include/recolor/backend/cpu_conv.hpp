@@ -80,8 +80,8 @@ struct ConvOps {
         T* columns = conv_workspace<T>(g.patch() * g.out_plane()).data();
         for (long n = 0; n < g.batch; ++n) {
             im2col(g, x + n * g.in_channels * g.in_plane(), columns);
-            gemm<T>(false, false, g.out_channels, g.out_plane(), g.patch(), T(1), w, columns,
-                    T(0), y + n * g.out_channels * g.out_plane());
+            gemm<T>(false, false, g.out_channels, g.out_plane(), g.patch(), T(1), w, columns, T(0),
+                    y + n * g.out_channels * g.out_plane());
         }
     }
     // dx = conv2d's gradient with respect to its input (overwritten).

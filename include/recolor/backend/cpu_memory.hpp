@@ -2,6 +2,7 @@
 // above a size where threads pay for themselves; sums accumulate in double.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -15,11 +16,32 @@ namespace recolor::cpu {
 // Below this many elements a loop runs on one thread.
 inline constexpr long parallel_threshold = 1 << 15;
 
+// A deterministic parallel sum of f(i) for i in [0, n): the range is cut into a fixed number of
+// chunks whatever the thread count, and the chunk sums are added in order, so a seeded run gives
+// the same bits on any machine (an OpenMP reduction adds partial sums in finishing order).
+template <typename F>
+double ordered_sum(long n, F f) {
+    constexpr long chunks = 64;
+    double partial[chunks] = {};
+    const long chunk = (n + chunks - 1) / chunks;
+#pragma omp parallel for if (n > parallel_threshold)
+    for (long c = 0; c < chunks; ++c) {
+        double total = 0;
+        const long end = std::min(n, (c + 1) * chunk);
+        for (long i = c * chunk; i < end; ++i) total += f(i);
+        partial[c] = total;
+    }
+    double total = 0;
+    for (long c = 0; c < chunks; ++c) total += partial[c];
+    return total;
+}
+
 struct MemoryOps {
     static void* allocate(size_t bytes) {
         size_t rounded = (bytes + 63) / 64 * 64;
         void* p = std::aligned_alloc(64, rounded);
-        RECOLOR_CHECK(p != nullptr, "cpu: out of memory allocating " << bytes / (1 << 20) << " MiB");
+        RECOLOR_CHECK(p != nullptr,
+                      "cpu: out of memory allocating " << bytes / (1 << 20) << " MiB");
         return p;
     }
     static void deallocate(void* p) { std::free(p); }
@@ -34,9 +56,13 @@ struct MemoryOps {
         if (n) std::memcpy(dst, src, n * sizeof(T));
     }
     template <typename T>
-    static void to_host(T* host, const T* src, size_t n) { copy(host, src, n); }
+    static void to_host(T* host, const T* src, size_t n) {
+        copy(host, src, n);
+    }
     template <typename T>
-    static void from_host(T* dst, const T* host, size_t n) { copy(dst, host, n); }
+    static void from_host(T* dst, const T* host, size_t n) {
+        copy(dst, host, n);
+    }
 
     // y += alpha * x
     template <typename T>
@@ -65,9 +91,8 @@ struct MemoryOps {
     // out[0] = scale * sum_i f(a[i], b[i])
     template <typename T, typename F>
     static void map2_sum(long n, const T* a, const T* b, F f, double scale, T* out) {
-        double total = 0;
-#pragma omp parallel for reduction(+ : total) if (n > parallel_threshold)
-        for (long i = 0; i < n; ++i) total += static_cast<double>(f(a[i], b[i]));
+        const double total =
+            ordered_sum(n, [&](long i) { return static_cast<double>(f(a[i], b[i])); });
         out[0] = static_cast<T>(total * scale);
     }
     // y[i] = g[0] * scale * f(a[i], b[i]): the backward of map2_sum.
@@ -80,9 +105,7 @@ struct MemoryOps {
     // out[0] = scale * sum(x)
     template <typename T>
     static void sum(long n, const T* x, double scale, T* out) {
-        double total = 0;
-#pragma omp parallel for reduction(+ : total) if (n > parallel_threshold)
-        for (long i = 0; i < n; ++i) total += static_cast<double>(x[i]);
+        const double total = ordered_sum(n, [&](long i) { return static_cast<double>(x[i]); });
         out[0] = static_cast<T>(total * scale);
     }
     // y[i] = g[0] * scale
@@ -107,7 +130,8 @@ struct MemoryOps {
         const T keep_scale = T(1) / (T(1) - T(p));
 #pragma omp parallel for if (n > parallel_threshold)
         for (long i = 0; i < n; ++i) {
-            mask[i] = philox_uniform(seed, offset, static_cast<uint64_t>(i)) >= p ? keep_scale : T(0);
+            mask[i] =
+                philox_uniform(seed, offset, static_cast<uint64_t>(i)) >= p ? keep_scale : T(0);
         }
     }
 

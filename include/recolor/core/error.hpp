@@ -10,13 +10,14 @@
 namespace recolor {
 
 class Error : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 namespace detail {
 
-[[noreturn]] inline void fail(const char* expr, const char* file, int line, const std::string& msg) {
+[[noreturn]] inline void fail(const char* expr, const char* file, int line,
+                              const std::string& msg) {
     std::ostringstream out;
     out << msg;
     if (expr && *expr) out << " (check `" << expr << "` failed at " << file << ":" << line << ")";
@@ -37,12 +38,11 @@ inline std::string shape_string(const std::vector<long>& shape) {
 }  // namespace recolor
 
 // Throws recolor::Error with a streamed message when cond is false.
-#define RECOLOR_CHECK(cond, msg)                                            \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            std::ostringstream recolor_check_msg_;                          \
-            recolor_check_msg_ << msg;                                      \
-            ::recolor::detail::fail(#cond, __FILE__, __LINE__,              \
-                                    recolor_check_msg_.str());              \
-        }                                                                   \
+#define RECOLOR_CHECK(cond, msg)                                                          \
+    do {                                                                                  \
+        if (!(cond)) {                                                                    \
+            std::ostringstream recolor_check_msg_;                                        \
+            recolor_check_msg_ << msg;                                                    \
+            ::recolor::detail::fail(#cond, __FILE__, __LINE__, recolor_check_msg_.str()); \
+        }                                                                                 \
     } while (0)

@@ -40,8 +40,12 @@ inline LogState& log_state() {
 
 }  // namespace detail
 
-inline LogLevel log_level() { return detail::log_state().level; }
-inline void set_log_level(LogLevel level) { detail::log_state().level = level; }
+inline LogLevel log_level() {
+    return detail::log_state().level;
+}
+inline void set_log_level(LogLevel level) {
+    detail::log_state().level = level;
+}
 
 // Replaces where log lines go (stderr by default).
 inline void set_log_sink(std::function<void(LogLevel, const std::string&)> sink) {
@@ -57,13 +61,13 @@ inline void log(LogLevel level, const std::string& line) {
 
 }  // namespace recolor
 
-#define RECOLOR_LOG_AT(level, msg)                                                         \
-    do {                                                                                   \
-        if (static_cast<int>(::recolor::log_level()) >= static_cast<int>(level)) {         \
-            std::ostringstream recolor_log_line_;                                          \
-            recolor_log_line_ << msg;                                                      \
-            ::recolor::log(level, recolor_log_line_.str());                                \
-        }                                                                                  \
+#define RECOLOR_LOG_AT(level, msg)                                                 \
+    do {                                                                           \
+        if (static_cast<int>(::recolor::log_level()) >= static_cast<int>(level)) { \
+            std::ostringstream recolor_log_line_;                                  \
+            recolor_log_line_ << msg;                                              \
+            ::recolor::log(level, recolor_log_line_.str());                        \
+        }                                                                          \
     } while (0)
 #define RECOLOR_LOG_INFO(msg) RECOLOR_LOG_AT(::recolor::LogLevel::info, msg)
 #define RECOLOR_LOG_DEBUG(msg) RECOLOR_LOG_AT(::recolor::LogLevel::debug, msg)

@@ -37,7 +37,8 @@ RECOLOR_HOST_DEVICE float uniform_from_bits(uint32_t bits) {
     return static_cast<float>(bits >> 8) * (1.0f / 16777216.0f);
 }
 
-// Uniform [0, 1) for element i of stream (seed, offset): element i uses word i % 4 of counter i / 4.
+// Uniform [0, 1) for element i of stream (seed, offset): element i uses word i % 4 of counter i
+// / 4.
 RECOLOR_HOST_DEVICE float philox_uniform(uint64_t seed, uint64_t offset, uint64_t i) {
     Philox4 r = philox4x32(seed, offset, i >> 2);
     return uniform_from_bits(r.v[i & 3]);

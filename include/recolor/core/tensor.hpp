@@ -57,21 +57,23 @@ inline bool& grad_mode() {
 
 // Turns graph recording off for its scope: inference, optimiser updates, weight loading.
 class NoGradGuard {
-public:
+  public:
     NoGradGuard() : previous_(autograd::grad_mode()) { autograd::grad_mode() = false; }
     ~NoGradGuard() { autograd::grad_mode() = previous_; }
     NoGradGuard(const NoGradGuard&) = delete;
     NoGradGuard& operator=(const NoGradGuard&) = delete;
 
-private:
+  private:
     bool previous_;
 };
 
-inline bool grad_enabled() { return autograd::grad_mode(); }
+inline bool grad_enabled() {
+    return autograd::grad_mode();
+}
 
 template <typename T, typename D = CPU>
 class Tensor {
-public:
+  public:
     using Impl = autograd::TensorImpl<T, D>;
     using value_type = T;
     using device_type = D;
@@ -81,7 +83,8 @@ public:
 
     // Uninitialised storage of the given shape.
     static Tensor empty(const Shape& shape) {
-        for (long d : shape) RECOLOR_CHECK(d >= 0, "Tensor: negative dimension in " << shape_string(shape));
+        for (long d : shape)
+            RECOLOR_CHECK(d >= 0, "Tensor: negative dimension in " << shape_string(shape));
         auto impl = std::make_shared<Impl>();
         impl->shape = shape;
         size_t n = static_cast<size_t>(shape_numel(shape));
@@ -127,7 +130,8 @@ public:
         return out;
     }
     T item() const {
-        RECOLOR_CHECK(numel() == 1, "Tensor::item: needs one element, shape is " << shape_string(shape()));
+        RECOLOR_CHECK(numel() == 1,
+                      "Tensor::item: needs one element, shape is " << shape_string(shape()));
         return to_vector()[0];
     }
 
@@ -179,7 +183,7 @@ public:
 
     const std::shared_ptr<Impl>& impl() const { return impl_; }
 
-private:
+  private:
     Impl& checked() const {
         RECOLOR_CHECK(impl_ != nullptr, "Tensor: use of an undefined tensor");
         return *impl_;
@@ -188,9 +192,11 @@ private:
 };
 
 // Fails, naming the operation, when a tensor's shape differs from the expected one.
-inline void check_shape(const char* op, const char* what, const Shape& expected, const Shape& found) {
-    RECOLOR_CHECK(expected == found, op << ": " << what << " expected shape " << shape_string(expected)
-                                        << ", found " << shape_string(found));
+inline void check_shape(const char* op, const char* what, const Shape& expected,
+                        const Shape& found) {
+    RECOLOR_CHECK(expected == found, op << ": " << what << " expected shape "
+                                        << shape_string(expected) << ", found "
+                                        << shape_string(found));
 }
 
 inline void check_rank(const char* op, const char* what, int expected, const Shape& found) {

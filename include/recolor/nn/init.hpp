@@ -19,7 +19,8 @@ void init_weights(Module<T, D>& module, uint64_t seed, double gain = 0.02) {
         Tensor<T, D>& t = params[i].second;
         std::vector<T> values(static_cast<size_t>(t.numel()), T(0));
         if (inits[i].second != Init::zero) {
-            std::normal_distribution<double> normal(inits[i].second == Init::norm_weight ? 1.0 : 0.0, gain);
+            std::normal_distribution<double> normal(
+                inits[i].second == Init::norm_weight ? 1.0 : 0.0, gain);
             for (T& v : values) v = static_cast<T>(normal(rng));
         }
         t.copy_from(Tensor<T, D>::from_vector(t.shape(), values));

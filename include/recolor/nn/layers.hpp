@@ -14,33 +14,41 @@ namespace recolor::nn {
 
 template <typename T, typename D = CPU>
 class Conv2d : public Module<T, D> {
-public:
+  public:
     using TensorType = Tensor<T, D>;
     Conv2d(long in_channels, long out_channels, long kernel, long stride = 1, long padding = 0,
            bool bias = true)
         : stride_(stride), padding_(padding) {
         weight = this->register_parameter(
-            "weight", TensorType::zeros({out_channels, in_channels, kernel, kernel}), Init::conv_weight);
-        if (bias) this->bias = this->register_parameter("bias", TensorType::zeros({out_channels}), Init::zero);
+            "weight", TensorType::zeros({out_channels, in_channels, kernel, kernel}),
+            Init::conv_weight);
+        if (bias)
+            this->bias =
+                this->register_parameter("bias", TensorType::zeros({out_channels}), Init::zero);
     }
-    TensorType forward(const TensorType& x) override { return conv2d(x, weight, bias, stride_, padding_); }
+    TensorType forward(const TensorType& x) override {
+        return conv2d(x, weight, bias, stride_, padding_);
+    }
 
     TensorType weight, bias;
 
-private:
+  private:
     long stride_, padding_;
 };
 
 template <typename T, typename D = CPU>
 class ConvTranspose2d : public Module<T, D> {
-public:
+  public:
     using TensorType = Tensor<T, D>;
     ConvTranspose2d(long in_channels, long out_channels, long kernel, long stride = 1,
                     long padding = 0, bool bias = true)
         : stride_(stride), padding_(padding) {
         weight = this->register_parameter(
-            "weight", TensorType::zeros({in_channels, out_channels, kernel, kernel}), Init::conv_weight);
-        if (bias) this->bias = this->register_parameter("bias", TensorType::zeros({out_channels}), Init::zero);
+            "weight", TensorType::zeros({in_channels, out_channels, kernel, kernel}),
+            Init::conv_weight);
+        if (bias)
+            this->bias =
+                this->register_parameter("bias", TensorType::zeros({out_channels}), Init::zero);
     }
     TensorType forward(const TensorType& x) override {
         return conv_transpose2d(x, weight, bias, stride_, padding_);
@@ -48,17 +56,18 @@ public:
 
     TensorType weight, bias;
 
-private:
+  private:
     long stride_, padding_;
 };
 
 template <typename T, typename D = CPU>
 class BatchNorm2d : public Module<T, D> {
-public:
+  public:
     using TensorType = Tensor<T, D>;
     explicit BatchNorm2d(long channels, double momentum = 0.1, double eps = 1e-5)
         : momentum_(momentum), eps_(eps) {
-        weight = this->register_parameter("weight", TensorType::ones({channels}), Init::norm_weight);
+        weight =
+            this->register_parameter("weight", TensorType::ones({channels}), Init::norm_weight);
         bias = this->register_parameter("bias", TensorType::zeros({channels}), Init::zero);
         running_mean = this->register_buffer("running_mean", TensorType::zeros({channels}));
         running_var = this->register_buffer("running_var", TensorType::ones({channels}));
@@ -70,36 +79,36 @@ public:
 
     TensorType weight, bias, running_mean, running_var;
 
-private:
+  private:
     double momentum_, eps_;
 };
 
 template <typename T, typename D = CPU>
 class ReLU : public Module<T, D> {
-public:
+  public:
     Tensor<T, D> forward(const Tensor<T, D>& x) override { return relu(x); }
 };
 
 template <typename T, typename D = CPU>
 class LeakyReLU : public Module<T, D> {
-public:
+  public:
     explicit LeakyReLU(float slope = 0.2f) : slope_(slope) {}
     Tensor<T, D> forward(const Tensor<T, D>& x) override { return leaky_relu(x, slope_); }
 
-private:
+  private:
     float slope_;
 };
 
 template <typename T, typename D = CPU>
 class Tanh : public Module<T, D> {
-public:
+  public:
     Tensor<T, D> forward(const Tensor<T, D>& x) override { return tanh(x); }
 };
 
 // Each forward in training draws a new mask: stream (seed, calls so far).
 template <typename T, typename D = CPU>
 class Dropout : public Module<T, D> {
-public:
+  public:
     explicit Dropout(float p = 0.5f, uint64_t seed = 0) : p_(p), seed_(seed) {}
     Tensor<T, D> forward(const Tensor<T, D>& x) override {
         if (!this->is_training()) return x;
@@ -108,7 +117,7 @@ public:
     uint64_t calls() const { return calls_; }
     void set_calls(uint64_t calls) { calls_ = calls; }
 
-private:
+  private:
     float p_;
     uint64_t seed_;
     uint64_t calls_ = 0;
@@ -116,7 +125,7 @@ private:
 
 template <typename T, typename D = CPU>
 class Sequential : public Module<T, D> {
-public:
+  public:
     template <typename M>
     std::shared_ptr<M> add(std::shared_ptr<M> layer) {
         layers_.push_back(layer);
@@ -133,7 +142,7 @@ public:
     }
     size_t size() const { return layers_.size(); }
 
-private:
+  private:
     std::vector<std::shared_ptr<Module<T, D>>> layers_;
 };
 

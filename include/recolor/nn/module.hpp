@@ -17,7 +17,7 @@ enum class Init { conv_weight, norm_weight, zero };
 
 template <typename T, typename D = CPU>
 class Module {
-public:
+  public:
     using TensorType = Tensor<T, D>;
 
     virtual ~Module() = default;
@@ -69,7 +69,7 @@ public:
         for (auto& [name, t] : named_parameters()) t.zero_grad();
     }
 
-protected:
+  protected:
     TensorType register_parameter(std::string name, TensorType t, Init init) {
         t.set_requires_grad(true);
         parameters_.push_back({std::move(name), t, init});
@@ -86,7 +86,7 @@ protected:
         return child;
     }
 
-private:
+  private:
     struct Parameter {
         std::string name;
         TensorType tensor;
@@ -101,7 +101,8 @@ private:
         }
         for (auto& [name, child] : children_) child->collect(out, prefix + name + ".", parameters);
     }
-    void collect_inits(std::vector<std::pair<std::string, Init>>& out, const std::string& prefix) const {
+    void collect_inits(std::vector<std::pair<std::string, Init>>& out,
+                       const std::string& prefix) const {
         for (auto& p : parameters_) out.push_back({prefix + p.name, p.init});
         for (auto& [name, child] : children_) child->collect_inits(out, prefix + name + ".");
     }

@@ -8,16 +8,19 @@ namespace recolor {
 
 // x (N, C, H, W); weight, bias, running_mean, running_var (C); weight and bias may be undefined.
 template <typename T, typename D>
-Tensor<T, D> batch_norm2d(const Tensor<T, D>& x, const Tensor<T, D>& weight, const Tensor<T, D>& bias,
-                          Tensor<T, D> running_mean, Tensor<T, D> running_var, bool training,
-                          double momentum = 0.1, double eps = 1e-5) {
+Tensor<T, D> batch_norm2d(const Tensor<T, D>& x, const Tensor<T, D>& weight,
+                          const Tensor<T, D>& bias, Tensor<T, D> running_mean,
+                          Tensor<T, D> running_var, bool training, double momentum = 0.1,
+                          double eps = 1e-5) {
     check_rank("batch_norm2d", "input", 4, x.shape());
     const long batch = x.dim(0), channels = x.dim(1), plane = x.dim(2) * x.dim(3);
     const Shape per_channel{channels};
     if (weight.defined()) check_shape("batch_norm2d", "weight", per_channel, weight.shape());
     if (bias.defined()) check_shape("batch_norm2d", "bias", per_channel, bias.shape());
-    if (running_mean.defined()) check_shape("batch_norm2d", "running_mean", per_channel, running_mean.shape());
-    if (running_var.defined()) check_shape("batch_norm2d", "running_var", per_channel, running_var.shape());
+    if (running_mean.defined())
+        check_shape("batch_norm2d", "running_mean", per_channel, running_mean.shape());
+    if (running_var.defined())
+        check_shape("batch_norm2d", "running_var", per_channel, running_var.shape());
     RECOLOR_CHECK(training || (running_mean.defined() && running_var.defined()),
                   "batch_norm2d: eval mode needs running statistics");
     RECOLOR_CHECK(!training || batch * plane > 1,
@@ -53,7 +56,8 @@ Tensor<T, D> batch_norm2d(const Tensor<T, D>& x, const Tensor<T, D>& weight, con
             Backend<D>::batch_norm_backward(batch, channels, plane, training, xs.data(), dy.data(),
                                             ws.defined() ? ws.data() : nullptr, mean.data(),
                                             invstd.data(), need_x ? dx.data() : nullptr,
-                                            need_w ? dw.data() : nullptr, need_b ? db.data() : nullptr);
+                                            need_w ? dw.data() : nullptr,
+                                            need_b ? db.data() : nullptr);
             return std::vector<Tensor<T, D>>{dx, dw, db};
         });
     }

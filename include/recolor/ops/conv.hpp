@@ -16,7 +16,8 @@ void check_bias(const char* op, const Tensor<T, D>& bias, long channels) {
 }
 
 template <typename T, typename D>
-Tensor<T, D> bias_gradient(const ConvGeometry& g, long channels, long plane, const Tensor<T, D>& dy) {
+Tensor<T, D> bias_gradient(const ConvGeometry& g, long channels, long plane,
+                           const Tensor<T, D>& dy) {
     Tensor<T, D> db = Tensor<T, D>::empty({channels});
     Backend<D>::channel_sum(g.batch, channels, plane, dy.data(), db.data());
     return db;
@@ -30,16 +31,19 @@ Tensor<T, D> conv2d(const Tensor<T, D>& x, const Tensor<T, D>& weight, const Ten
                     long stride = 1, long padding = 0) {
     check_rank("conv2d", "input", 4, x.shape());
     check_rank("conv2d", "weight", 4, weight.shape());
-    RECOLOR_CHECK(weight.dim(2) == weight.dim(3), "conv2d: square kernels only, weight shape is "
-                                                      << shape_string(weight.shape()));
-    RECOLOR_CHECK(x.dim(1) == weight.dim(1), "conv2d: input expected " << weight.dim(1)
-                                                 << " channels (weight " << shape_string(weight.shape())
+    RECOLOR_CHECK(weight.dim(2) == weight.dim(3),
+                  "conv2d: square kernels only, weight shape is " << shape_string(weight.shape()));
+    RECOLOR_CHECK(x.dim(1) == weight.dim(1), "conv2d: input expected "
+                                                 << weight.dim(1) << " channels (weight "
+                                                 << shape_string(weight.shape())
                                                  << "), found shape " << shape_string(x.shape()));
-    RECOLOR_CHECK(stride >= 1 && padding >= 0, "conv2d: stride " << stride << ", padding " << padding);
+    RECOLOR_CHECK(stride >= 1 && padding >= 0,
+                  "conv2d: stride " << stride << ", padding " << padding);
     ConvGeometry g;
     g.batch = x.dim(0);
     g.in_channels = x.dim(1), g.in_height = x.dim(2), g.in_width = x.dim(3);
-    g.out_channels = weight.dim(0), g.kernel = weight.dim(2), g.stride = stride, g.padding = padding;
+    g.out_channels = weight.dim(0), g.kernel = weight.dim(2), g.stride = stride,
+    g.padding = padding;
     g.out_height = conv_output_size(g.in_height, g.kernel, stride, padding);
     g.out_width = conv_output_size(g.in_width, g.kernel, stride, padding);
     RECOLOR_CHECK(g.out_height > 0 && g.out_width > 0,
@@ -80,12 +84,13 @@ Tensor<T, D> conv_transpose2d(const Tensor<T, D>& x, const Tensor<T, D>& weight,
                               const Tensor<T, D>& bias, long stride = 1, long padding = 0) {
     check_rank("conv_transpose2d", "input", 4, x.shape());
     check_rank("conv_transpose2d", "weight", 4, weight.shape());
-    RECOLOR_CHECK(weight.dim(2) == weight.dim(3), "conv_transpose2d: square kernels only, weight shape is "
-                                                      << shape_string(weight.shape()));
-    RECOLOR_CHECK(x.dim(1) == weight.dim(0),
-                  "conv_transpose2d: input expected " << weight.dim(0) << " channels (weight "
-                                                      << shape_string(weight.shape()) << "), found shape "
-                                                      << shape_string(x.shape()));
+    RECOLOR_CHECK(
+        weight.dim(2) == weight.dim(3),
+        "conv_transpose2d: square kernels only, weight shape is " << shape_string(weight.shape()));
+    RECOLOR_CHECK(x.dim(1) == weight.dim(0), "conv_transpose2d: input expected "
+                                                 << weight.dim(0) << " channels (weight "
+                                                 << shape_string(weight.shape())
+                                                 << "), found shape " << shape_string(x.shape()));
     // The geometry of the convolution this transposes: its input is our output.
     ConvGeometry g;
     g.batch = x.dim(0);

@@ -12,7 +12,8 @@ namespace recolor {
 // mask comes from Philox stream (seed, offset), so the same seed and offset give the same mask
 // on every backend. In eval mode it is the identity.
 template <typename T, typename D>
-Tensor<T, D> dropout(const Tensor<T, D>& x, float p, bool training, uint64_t seed, uint64_t offset) {
+Tensor<T, D> dropout(const Tensor<T, D>& x, float p, bool training, uint64_t seed,
+                     uint64_t offset) {
     RECOLOR_CHECK(p >= 0.0f && p < 1.0f, "dropout: p must be in [0, 1), found " << p);
     if (!training || p == 0.0f) return x;
     Tensor<T, D> mask = Tensor<T, D>::empty(x.shape());
@@ -41,7 +42,8 @@ Tensor<T, D> concat_channels(const Tensor<T, D>& a, const Tensor<T, D>& b) {
     Tensor<T, D> y = Tensor<T, D>::empty({batch, ca + cb, a.dim(2), a.dim(3)});
     const long out_stride = (ca + cb) * plane;
     Backend<D>::copy_blocks(batch, ca * plane, a.data(), ca * plane, y.data(), out_stride);
-    Backend<D>::copy_blocks(batch, cb * plane, b.data(), cb * plane, y.data() + ca * plane, out_stride);
+    Backend<D>::copy_blocks(batch, cb * plane, b.data(), cb * plane, y.data() + ca * plane,
+                            out_stride);
     if (autograd::any_requires_grad({&a, &b})) {
         Shape sa = a.shape(), sb = b.shape();
         autograd::record(y, "concat_channels", {&a, &b}, [=](const Tensor<T, D>& g) {

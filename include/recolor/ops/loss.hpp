@@ -10,8 +10,8 @@ namespace recolor {
 namespace detail {
 
 template <typename T, typename D, typename F, typename FB>
-Tensor<T, D> mean_loss(const char* name, const Tensor<T, D>& input, const Tensor<T, D>& target,
-                       F f, FB fb) {
+Tensor<T, D> mean_loss(const char* name, const Tensor<T, D>& input, const Tensor<T, D>& target, F f,
+                       FB fb) {
     check_shape(name, "target", input.shape(), target.shape());
     const double inv_n = 1.0 / static_cast<double>(input.numel());
     Tensor<T, D> loss = Tensor<T, D>::empty({1});

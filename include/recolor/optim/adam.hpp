@@ -19,7 +19,7 @@ struct AdamOptions {
 
 template <typename T, typename D = CPU>
 class Adam {
-public:
+  public:
     using TensorType = Tensor<T, D>;
 
     Adam(std::vector<TensorType> params, AdamOptions options) : options_(options) {
@@ -37,17 +37,21 @@ public:
         math::AdamStep update;
         update.beta1 = static_cast<float>(options_.beta1);
         update.beta2 = static_cast<float>(options_.beta2);
+        update.one_minus_beta1 = static_cast<float>(1.0 - options_.beta1);
+        update.one_minus_beta2 = static_cast<float>(1.0 - options_.beta2);
         update.eps = static_cast<float>(options_.eps);
         update.weight_decay = static_cast<float>(options_.weight_decay);
-        update.step_size = options_.lr / (1.0 - std::pow(options_.beta1, static_cast<double>(steps_)));
-        update.bias_correction2_sqrt = std::sqrt(1.0 - std::pow(options_.beta2, static_cast<double>(steps_)));
+        update.step_size =
+            options_.lr / (1.0 - std::pow(options_.beta1, static_cast<double>(steps_)));
+        update.bias_correction2_sqrt =
+            std::sqrt(1.0 - std::pow(options_.beta2, static_cast<double>(steps_)));
 
         std::vector<typename Backend<D>::template AdamSlot<T>> slots;
         for (size_t i = 0; i < params_.size(); ++i) {
             TensorType grad = params_[i].grad();
             if (!grad.defined()) continue;
-            slots.push_back({params_[i].data(), grad.data(), exp_avg_[i].data(), exp_avg_sq_[i].data(),
-                             params_[i].numel()});
+            slots.push_back({params_[i].data(), grad.data(), exp_avg_[i].data(),
+                             exp_avg_sq_[i].data(), params_[i].numel()});
         }
         Backend<D>::adam_step(slots, update);
     }
@@ -61,7 +65,7 @@ public:
     const std::vector<TensorType>& exp_avg() const { return exp_avg_; }
     const std::vector<TensorType>& exp_avg_sq() const { return exp_avg_sq_; }
 
-private:
+  private:
     AdamOptions options_;
     std::vector<TensorType> params_, exp_avg_, exp_avg_sq_;
     long steps_ = 0;
