@@ -1,0 +1,234 @@
+// Images as the detector reads and writes them: 8-bit RGB, interleaved, in memory. stb_image
+// decodes JPEG, PNG and BMP; the compiled stb lives in libstb, so no header here defines an
+// STB_*_IMPLEMENTATION. Every failure is a recolor::Error naming the file and stb's reason.
+//
+// Channel policy, one for every format:
+// - grey and grey+alpha images are replicated to R = G = B;
+// - alpha is composited on black (c * a / 255, rounded): segmented PlantVillage leaves sit on a
+//   black background, so a transparent pixel becomes that background.
+// Image size is checked from the header, before decoding, against a pixel limit. Tensors follow
+// pix2pix: values in [-1, 1], grey from Pillow's luma.
+#pragma once
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <stb_image.h>
+#include <stb_image_resize.h>
+#include <stb_image_write.h>
+
+#include "recolor/backend/cpu.hpp"
+#include "recolor/core/error.hpp"
+#include "recolor/core/tensor.hpp"
+
+namespace recolor::io {
+
+struct ImageRgb8 {
+    int width = 0;
+    int height = 0;
+    std::vector<uint8_t> pixels;  // RGB interleaved, row after row: width * height * 3 bytes
+};
+
+// 50 Mpixel: about 150 MB decoded; far above PlantVillage's 256x256, far below stb's own limit.
+inline constexpr long long default_max_pixels = 50'000'000;
+
+namespace detail {
+
+inline std::string stb_reason() {
+    const char* reason = stbi_failure_reason();
+    return reason ? reason : "no reason given";
+}
+
+// The whole file, or an Error naming it.
+inline std::vector<unsigned char> read_file_bytes(const std::filesystem::path& path,
+                                                  const char* caller) {
+    std::error_code ec;
+    RECOLOR_CHECK(std::filesystem::is_regular_file(path, ec),
+                  caller << ": '" << path.string() << "' is not a file"
+                         << (ec ? " (" + ec.message() + ")" : std::string()));
+    std::ifstream in(path, std::ios::binary);
+    RECOLOR_CHECK(in.is_open(),
+                  caller << ": cannot open '" << path.string() << "': " << std::strerror(errno));
+    in.seekg(0, std::ios::end);
+    const std::streamoff size = in.tellg();
+    in.seekg(0, std::ios::beg);
+    RECOLOR_CHECK(size >= 0, caller << ": cannot read the size of '" << path.string() << "'");
+    std::vector<unsigned char> bytes(static_cast<size_t>(size));
+    in.read(reinterpret_cast<char*>(bytes.data()), size);
+    RECOLOR_CHECK(in.gcount() == size, caller << ": read " << in.gcount() << " of " << size
+                                              << " bytes of '" << path.string() << "'");
+    return bytes;
+}
+
+inline void check_image(const ImageRgb8& image, const char* caller) {
+    RECOLOR_CHECK(image.width > 0 && image.height > 0,
+                  caller << ": empty image " << image.width << "x" << image.height);
+    const size_t expected = static_cast<size_t>(image.width) * image.height * 3;
+    RECOLOR_CHECK(image.pixels.size() == expected,
+                  caller << ": a " << image.width << "x" << image.height << " RGB image needs "
+                         << expected << " bytes, found " << image.pixels.size());
+}
+
+}  // namespace detail
+
+// Decodes a JPEG, PNG or BMP file to RGB (see the channel policy above).
+inline ImageRgb8 load_image(const std::filesystem::path& path,
+                            long long max_pixels = default_max_pixels) {
+    const auto bytes = detail::read_file_bytes(path, "load_image");
+    const std::string name = path.string();
+    RECOLOR_CHECK(!bytes.empty(), "load_image: '" << name << "' is empty (0 bytes)");
+    RECOLOR_CHECK(bytes.size() <= static_cast<size_t>(INT_MAX),
+                  "load_image: '" << name << "' is over 2 GiB (" << bytes.size() << " bytes)");
+    const int length = static_cast<int>(bytes.size());
+
+    // Header: size and channels, before any pixel is decoded.
+    int width = 0, height = 0, channels = 0;
+    if (!stbi_info_from_memory(bytes.data(), length, &width, &height, &channels)) {
+        throw Error("load_image: '" + name +
+                    "' is not a readable image (stb: " + detail::stb_reason() + ")");
+    }
+    RECOLOR_CHECK(static_cast<long long>(width) * height <= max_pixels,
+                  "load_image: '" << name << "' is " << width << "x" << height << " = "
+                                  << static_cast<long long>(width) * height
+                                  << " pixels, over the limit of " << max_pixels);
+
+    // Decode: ask stb for RGBA when the file has alpha, RGB otherwise (grey is replicated).
+    const bool has_alpha = channels == 2 || channels == 4;
+    const int wanted = has_alpha ? 4 : 3;
+    int decoded_width = 0, decoded_height = 0, file_channels = 0;
+    unsigned char* raw = stbi_load_from_memory(bytes.data(), length, &decoded_width,
+                                               &decoded_height, &file_channels, wanted);
+    if (!raw) {
+        throw Error("load_image: cannot decode '" + name + "' (stb: " + detail::stb_reason() + ")");
+    }
+    std::unique_ptr<unsigned char, void (*)(void*)> owner(raw, stbi_image_free);
+
+    ImageRgb8 image;
+    image.width = decoded_width;
+    image.height = decoded_height;
+    const size_t count = static_cast<size_t>(decoded_width) * decoded_height;
+    image.pixels.resize(count * 3);
+    if (!has_alpha) {
+        std::memcpy(image.pixels.data(), raw, count * 3);
+        return image;
+    }
+
+    // Alpha: composite on black, rounding c * a / 255 to the nearest integer.
+    for (size_t i = 0; i < count; ++i) {
+        const unsigned alpha = raw[i * 4 + 3];
+        for (int c = 0; c < 3; ++c) {
+            const unsigned value = raw[i * 4 + c];
+            image.pixels[i * 3 + c] = static_cast<uint8_t>((value * alpha + 127) / 255);
+        }
+    }
+    return image;
+}
+
+// Resamples to width x height with stb_image_resize's defaults (Mitchell filter when shrinking,
+// Catmull-Rom when enlarging, clamped edges). It filters the stored 8-bit values, not linear
+// light: the same space PIL and torchvision resize in, which pix2pix's data loader used. The
+// same size returns a copy untouched.
+inline ImageRgb8 resize(const ImageRgb8& image, int width, int height) {
+    detail::check_image(image, "resize");
+    RECOLOR_CHECK(width > 0 && height > 0,
+                  "resize: target size must be positive, found " << width << "x" << height);
+    if (width == image.width && height == image.height) return image;
+    ImageRgb8 out;
+    out.width = width;
+    out.height = height;
+    out.pixels.resize(static_cast<size_t>(width) * height * 3);
+    const int ok = stbir_resize_uint8(image.pixels.data(), image.width, image.height, 0,
+                                      out.pixels.data(), width, height, 0, 3);
+    RECOLOR_CHECK(ok, "resize: stb_image_resize failed for " << image.width << "x" << image.height
+                                                             << " -> " << width << "x" << height);
+    return out;
+}
+
+// Writes 8-bit pixels (1 grey, 2 grey+alpha, 3 RGB, 4 RGBA channels, interleaved) as PNG.
+inline void write_png(const std::filesystem::path& path, int width, int height, int channels,
+                      const uint8_t* pixels) {
+    const std::string name = path.string();
+    RECOLOR_CHECK(width > 0 && height > 0, "write_png: '" << name
+                                                          << "': size must be positive, found "
+                                                          << width << "x" << height);
+    RECOLOR_CHECK(channels >= 1 && channels <= 4,
+                  "write_png: '" << name << "': channels must be 1 to 4, found " << channels);
+    RECOLOR_CHECK(pixels != nullptr, "write_png: '" << name << "': no pixel data");
+    errno = 0;
+    if (!stbi_write_png(name.c_str(), width, height, channels, pixels, width * channels)) {
+        const int error = errno;
+        throw Error("write_png: cannot write '" + name +
+                    "': " + (error ? std::strerror(error) : "stb_image_write failed"));
+    }
+}
+
+inline void write_png(const std::filesystem::path& path, const ImageRgb8& image) {
+    detail::check_image(image, "write_png");
+    write_png(path, image.width, image.height, 3, image.pixels.data());
+}
+
+// Luma as Pillow's Image.convert("L") computes it (ITU-R BT.601 weights 0.299, 0.587, 0.114 in
+// 16-bit fixed point, rounded). Pillow 9.4 gives the same value for all 2^24 colours; the float
+// form R*299/1000 + G*587/1000 + B*114/1000, rounded, differs on 9716 of them.
+inline uint8_t luma(uint8_t r, uint8_t g, uint8_t b) {
+    const uint32_t sum = r * 19595u + g * 38470u + b * 7471u + 0x8000u;
+    return static_cast<uint8_t>(sum >> 16);
+}
+
+// Grey input of the generator: (1, 1, H, W), L / 127.5 - 1 in [-1, 1].
+inline Tensor<float> to_gray_tensor(const ImageRgb8& image) {
+    detail::check_image(image, "to_gray_tensor");
+    auto out = Tensor<float>::empty({1, 1, image.height, image.width});
+    float* dst = out.data();
+    const uint8_t* src = image.pixels.data();
+    const long count = static_cast<long>(image.width) * image.height;
+    for (long i = 0; i < count; ++i) {
+        dst[i] = luma(src[i * 3], src[i * 3 + 1], src[i * 3 + 2]) / 127.5f - 1.0f;
+    }
+    return out;
+}
+
+// Colour target of the generator: (1, 3, H, W) planes R, G, B, each c / 127.5 - 1 in [-1, 1].
+inline Tensor<float> to_rgb_tensor(const ImageRgb8& image) {
+    detail::check_image(image, "to_rgb_tensor");
+    auto out = Tensor<float>::empty({1, 3, image.height, image.width});
+    float* dst = out.data();
+    const uint8_t* src = image.pixels.data();
+    const long count = static_cast<long>(image.width) * image.height;
+    for (int c = 0; c < 3; ++c) {
+        for (long i = 0; i < count; ++i) dst[c * count + i] = src[i * 3 + c] / 127.5f - 1.0f;
+    }
+    return out;
+}
+
+// Back from 3 planes of width * height floats (a generator's tanh output): (v + 1) * 127.5,
+// clamped to [0, 255] and rounded half up. NaN becomes 0.
+inline ImageRgb8 from_rgb_tensor(const float* chw, int width, int height) {
+    RECOLOR_CHECK(chw != nullptr, "from_rgb_tensor: no data");
+    RECOLOR_CHECK(width > 0 && height > 0,
+                  "from_rgb_tensor: size must be positive, found " << width << "x" << height);
+    ImageRgb8 image;
+    image.width = width;
+    image.height = height;
+    const long count = static_cast<long>(width) * height;
+    image.pixels.resize(static_cast<size_t>(count) * 3);
+    for (int c = 0; c < 3; ++c) {
+        for (long i = 0; i < count; ++i) {
+            const float scaled = (chw[c * count + i] + 1.0f) * 127.5f;
+            const float clamped = scaled > 0.0f ? std::min(scaled, 255.0f) : 0.0f;  // NaN -> 0
+            image.pixels[i * 3 + c] = static_cast<uint8_t>(std::floor(clamped + 0.5f));
+        }
+    }
+    return image;
+}
+
+}  // namespace recolor::io
