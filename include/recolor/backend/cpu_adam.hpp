@@ -21,10 +21,15 @@ struct AdamSlot {
 struct AdamOps {
     template <typename T>
     static void adam_step(const std::vector<AdamSlot<T>>& slots, const math::AdamStep& step) {
+        const math::AdamStep update = step;  // a local copy: no aliasing with the tensors
         for (const AdamSlot<T>& s : slots) {
-#pragma omp parallel for if (s.numel > parallel_threshold)
-            for (long i = 0; i < s.numel; ++i)
-                step(s.param[i], s.grad[i], s.exp_avg[i], s.exp_avg_sq[i]);
+            T* __restrict param = s.param;
+            const T* __restrict grad = s.grad;
+            T* __restrict m = s.exp_avg;
+            T* __restrict v = s.exp_avg_sq;
+            const long n = s.numel;
+#pragma omp parallel for simd if (n > parallel_threshold)
+            for (long i = 0; i < n; ++i) update(param[i], grad[i], m[i], v[i]);
         }
     }
 };
