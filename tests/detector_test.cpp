@@ -17,7 +17,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path healthy_dir = fs::path(RECOLOR_DATA_DIR) / "plantvillage/segmented/Strawberry___healthy";
+const fs::path healthy_dir =
+    fs::path(RECOLOR_DATA_DIR) / "plantvillage/segmented/Strawberry___healthy";
 
 Pix2PixConfig tiny_config() {
     Pix2PixConfig c;
@@ -79,8 +80,10 @@ TEST_SUITE("detector") {
             CHECK(state.step == 12);
             const std::string bytes = read_bytes(options.checkpoint);
             CHECK(bytes.size() > 1000);
-            if (run == 0) first_bytes = bytes;
-            else CHECK_MESSAGE(bytes == first_bytes, "two seeded runs wrote different checkpoints");
+            if (run == 0)
+                first_bytes = bytes;
+            else
+                CHECK_MESSAGE(bytes == first_bytes, "two seeded runs wrote different checkpoints");
 
             // Score with the live model, then with the model loaded back.
             std::vector<io::ImageRgb8> photos{io::load_image(files[0]), io::load_image(files[1])};
@@ -127,7 +130,8 @@ TEST_SUITE("detector") {
             }
         }
         auto scored = score_images(model, {leaf, spotted});
-        MESSAGE("sum without spot " << scored[0].score.sum << ", with spot " << scored[1].score.sum);
+        MESSAGE("sum without spot " << scored[0].score.sum << ", with spot "
+                                    << scored[1].score.sum);
         CHECK(scored[1].score.sum > scored[0].score.sum);
         CHECK(scored[1].score.leaf_mean > scored[0].score.leaf_mean);
         CHECK(scored[1].score.top1_mean > scored[0].score.top1_mean);
