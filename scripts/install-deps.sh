@@ -16,6 +16,11 @@ packages=(
 if [[ "${RECOLOR_WITH_TORCH:-0}" == 1 ]]; then
     packages+=(python3-torch libtorch-dev python3-numpy python3-skimage)
 fi
+# For scripts/fuzz.sh and scripts/sanitize.sh (CI runs both): clang with libFuzzer and its
+# sanitizer runtimes, and clang's OpenMP. gcc's AddressSanitizer runtime comes with g++.
+if [[ "${RECOLOR_WITH_SANITIZERS:-0}" == 1 ]]; then
+    packages+=(clang libclang-rt-dev libomp-dev)
+fi
 if [[ "${RECOLOR_WITH_BROWSER:-0}" == 1 ]]; then
     packages+=(chromium)
 fi

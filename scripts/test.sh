@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh
+# Chromium too: the report test opens report.html in it (and skips, saying so, without it).
+RECOLOR_WITH_BROWSER=${RECOLOR_WITH_BROWSER:-1} bash scripts/install-deps.sh
 build=${BUILD_DIR:-build/test}
 jobs=$(nproc)
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release "$@"

@@ -1,52 +1,26 @@
 // recolor: find plant disease by recolouring. `train` fits the pix2pix recolouring model on
 // healthy leaves, `score` writes each photo's anomaly scores, heatmap and panel, and `eval`
 // does both on a labelled split and measures how well the scores separate the two classes.
+// This file reads the command line; commands.hpp holds the commands. `--device cuda` runs the
+// model on the GPU where the build has CUDA (cuda_commands.cu).
 #include <CLI/CLI.hpp>
 
-#include <atomic>
-#include <chrono>
 #include <csignal>
-#include <filesystem>
-#include <fstream>
-#include <iomanip>
 #include <iostream>
-#include <map>
-#include <set>
 #include <string>
-#include <vector>
 
-#include <nlohmann/json.hpp>
+#include "commands.hpp"
 
-#include "recolor/detector/checkpoint.hpp"
-#include "recolor/detector/metrics.hpp"
-#include "recolor/detector/presets.hpp"
-#include "recolor/detector/report.hpp"
-#include "recolor/detector/score.hpp"
-#include "recolor/detector/train.hpp"
-#include "recolor/io/dataset.hpp"
-#include "recolor/io/image.hpp"
-
-namespace fs = std::filesystem;
 using namespace recolor;
-using namespace recolor::detector;
+using recolor::cli::Command;
 
 namespace {
 
-std::atomic<bool> stop_requested{false};
 extern "C" void on_signal(int) {
-    stop_requested = true;
+    cli::stop_requested = true;
 }
 
-// Options shared by `train` and `eval` (when it trains).
-struct TrainingFlags {
-    std::string preset = "quick";
-    long epochs = -1;  // -1: the preset's
-    uint64_t seed = 0;
-    double lambda_l1 = -1;
-    bool flip = false, crop = false, resume = false;
-};
-
-void add_training_flags(CLI::App* app, TrainingFlags& f) {
+void add_training_flags(CLI::App* app, cli::TrainingFlags& f) {
     app->add_option("--preset", f.preset,
                     "quick (a 2-core CPU, minutes) or paper (the published setup)")
         ->check(CLI::IsMember({"quick", "paper"}));
@@ -58,287 +32,21 @@ void add_training_flags(CLI::App* app, TrainingFlags& f) {
     app->add_flag("--crop", f.crop, "random crops of images resized 12 % larger (pix2pix jitter)");
 }
 
-Preset resolve(const TrainingFlags& f) {
-    Preset p = preset(f.preset);
-    if (f.epochs > 0) p.epochs = f.epochs, p.steps = 0;
-    if (f.lambda_l1 >= 0) p.model.lambda_l1 = f.lambda_l1;
-    p.model.seed = f.seed;
-    return p;
+void add_device_flag(CLI::App* app, std::string& device) {
+    app->add_option("--device", device, "where the model runs: cpu (default) or cuda")
+        ->check(CLI::IsMember({"cpu", "cuda"}));
 }
 
-void report_failures(const std::vector<io::LoadFailure>& failures) {
-    for (const auto& f : failures)
-        std::cerr << "recolor: skipped " << f.path.string() << ": " << f.reason << "\n";
-}
-
-// Loads and trains (or resumes) a model on the given healthy images; saves to `out`.
-std::unique_ptr<Pix2Pix<CPU>> train_model(const std::vector<fs::path>& healthy,
-                                          const TrainingFlags& flags, const fs::path& out) {
-    Preset p = resolve(flags);
-    TrainState state;
-    std::unique_ptr<Pix2Pix<CPU>> model;
-    if (flags.resume && fs::exists(out)) {
-        Checkpoint c = load_checkpoint(out);
-        model = std::move(c.model);
-        state = c.state;
-        std::cerr << "recolor: resuming " << out.string() << " at epoch " << state.epoch
-                  << ", step " << state.step << "\n";
-    } else {
-        model = std::make_unique<Pix2Pix<CPU>>(p.model);
-    }
-    const long size = model->config.image_size;
-    const int load_size = static_cast<int>(flags.crop ? size + size / 8 : size);
-    io::Dataset data(healthy, {load_size, load_size});
-    report_failures(data.failures());
-    RECOLOR_CHECK(!data.empty(), "no healthy image could be loaded");
-    std::vector<TrainingImage> images;
-    for (const auto& s : data.samples()) images.push_back({s.gray, s.rgb});
-
-    TrainOptions options;
-    options.epochs = p.epochs_for(static_cast<long>(images.size()));
-    options.flip = flags.flip;
-    options.crop = flags.crop;
-    options.checkpoint = out;
-    options.should_stop = [] { return stop_requested.load(); };
-    std::cerr << "recolor: training on " << images.size() << " images, " << size << " px, ngf "
-              << model->config.ngf << ", lambda " << model->config.lambda_l1 << ", "
-              << options.epochs << " epochs -> " << out.string() << "\n";
-    fs::create_directories(fs::absolute(out).parent_path());
-    TrainResult r = train(*model, images, options, state);
-    if (r.stopped) {
-        std::cerr << "recolor: stopped; saved " << out.string() << " at epoch " << state.epoch
-                  << " (continue with --resume)\n";
-        std::exit(130);
-    }
-    return model;
-}
-
-// Images named on the command line: files as given, folders expanded.
-std::vector<fs::path> expand_inputs(const std::vector<std::string>& inputs) {
-    std::vector<fs::path> out;
-    for (const auto& in : inputs) {
-        if (fs::is_directory(in)) {
-            for (auto& p : io::list_images(in)) out.push_back(p);
-        } else {
-            out.push_back(in);
-        }
-    }
-    return out;
-}
-
-// A unique file stem for each input, for heatmaps/ and panels/.
-std::string unique_stem(const fs::path& p, std::set<std::string>& used) {
-    std::string stem = p.stem().string(), name = stem;
-    for (int k = 2; !used.insert(name).second; ++k) name = stem + "_" + std::to_string(k);
-    return name;
-}
-
-struct Scored {
-    fs::path file;
-    ImageScore score;
-    fs::path panel;  // empty when not written
-};
-
-// Scores files in batches, writing heatmaps/ and panels/ under out; failures are reported and
-// counted, never fatal.
-std::vector<Scored> score_files(Pix2Pix<CPU>& model, const std::vector<fs::path>& files,
-                                const fs::path& out, bool training_mode, long& failed,
-                                bool write_images = true) {
-    fs::create_directories(out / "heatmaps");
-    fs::create_directories(out / "panels");
-    std::set<std::string> used;
-    std::vector<Scored> results;
-    constexpr size_t batch = 16;
-    for (size_t begin = 0; begin < files.size(); begin += batch) {
-        std::vector<io::ImageRgb8> photos;
-        std::vector<fs::path> names;
-        for (size_t i = begin; i < std::min(files.size(), begin + batch); ++i) {
-            try {
-                photos.push_back(io::load_image(files[i]));
-                names.push_back(files[i]);
-            } catch (const std::exception& e) {
-                std::cerr << "recolor: cannot score " << files[i].string() << ": " << e.what()
-                          << "\n";
-                ++failed;
-            }
-        }
-        auto scored = score_images(model, photos, training_mode);
-        for (size_t i = 0; i < scored.size(); ++i) {
-            results.push_back({names[i], scored[i].score, {}});
-            if (!write_images) continue;
-            const std::string stem = unique_stem(names[i], used);
-            results.back().panel = out / "panels" / (stem + ".png");
-            io::write_png(out / "heatmaps" / (stem + ".png"),
-                          heatmap_image(scored[i].map, static_cast<int>(model.config.image_size),
-                                        photos[i].width, photos[i].height));
-            io::write_png(out / "panels" / (stem + ".png"), panel_image(scored[i]));
-        }
-    }
-    return results;
-}
-
-void write_scores_csv(const fs::path& path, const std::vector<Scored>& rows,
-                      const std::vector<std::string>& labels = {}) {
-    std::ofstream csv(path);
-    RECOLOR_CHECK(csv, "cannot write '" << path.string() << "'");
-    csv << "file,score,leaf_mean,top1_mean,leaf_fraction,black_background"
-        << (labels.empty() ? "" : ",label") << "\n"
-        << std::setprecision(9);
-    for (size_t i = 0; i < rows.size(); ++i) {
-        const auto& s = rows[i].score;
-        csv << '"' << rows[i].file.string() << '"' << ',' << s.sum << ',' << s.leaf_mean << ','
-            << s.top1_mean << ',' << s.leaf_fraction << ',' << (s.black_background ? 1 : 0);
-        if (!labels.empty()) csv << ',' << labels[i];
-        csv << "\n";
-    }
-}
-
-int run_train(const std::string& healthy_dir, const TrainingFlags& flags, const std::string& out) {
-    train_model(io::list_images(healthy_dir), flags, out);
-    std::cout << "model: " << out << "\n";
-    return 0;
-}
-
-int run_score(const std::string& model_path, const std::string& out,
-              const std::vector<std::string>& inputs, bool training_mode) {
-    Checkpoint c = load_checkpoint(model_path);
-    std::vector<fs::path> files = expand_inputs(inputs);
-    long failed = 0;
-    auto rows = score_files(*c.model, files, out, training_mode, failed);
-    write_scores_csv(fs::path(out) / "scores.csv", rows);
-    std::cout << "scored " << rows.size() << " images, " << failed << " failed; "
-              << (fs::path(out) / "scores.csv").string() << "\n";
-    return failed > 0 ? 1 : 0;
-}
-
-using Variant = std::pair<std::string, double ImageScore::*>;
-const std::vector<Variant> variants{{"sum", &ImageScore::sum},
-                                    {"leaf_mean", &ImageScore::leaf_mean},
-                                    {"top1_mean", &ImageScore::top1_mean}};
-
-std::vector<double> column(const std::vector<Scored>& rows, double ImageScore::*member) {
-    std::vector<double> out;
-    for (const auto& r : rows) out.push_back(r.score.*member);
-    return out;
-}
-
-nlohmann::json evaluate(const std::vector<Scored>& healthy, const std::vector<Scored>& diseased,
-                        const std::vector<Scored>& calibration, double percentile_p) {
-    nlohmann::json j;
-    for (const auto& [name, member] : variants) {
-        const double threshold = percentile(column(calibration, member), percentile_p);
-        j[name] = variant_metrics(column(healthy, member), column(diseased, member), threshold);
-        j[name]["threshold"]["rule"] = "percentile " + std::to_string(percentile_p) +
-                                       " of the healthy training images' scores";
-    }
-    return j;
-}
-
-// report.html: the metrics, ROC curves, histograms, and the most and least anomalous images.
-void write_eval_report(const fs::path& out, const nlohmann::json& metrics,
-                       const std::vector<Scored>& healthy, const std::vector<Scored>& diseased,
-                       const std::string& primary) {
-    std::vector<ReportVariant> report_variants;
-    for (const auto& [name, member] : variants) {
-        report_variants.push_back({name, column(healthy, member), column(diseased, member)});
-    }
-    std::vector<std::pair<const Scored*, bool>> all;
-    for (const auto& r : healthy) all.push_back({&r, false});
-    for (const auto& r : diseased) all.push_back({&r, true});
-    const auto member = std::find_if(variants.begin(), variants.end(), [&](auto& v) {
-                            return v.first == primary;
-                        })->second;
-    std::sort(all.begin(), all.end(),
-              [&](auto& a, auto& b) { return a.first->score.*member > b.first->score.*member; });
-    constexpr size_t shown = 8;
-    std::vector<ReportImage> images;
-    for (size_t i = 0; i < all.size(); ++i) {
-        if (i >= shown && i + shown < all.size()) continue;
-        const Scored& r = *all[i].first;
-        if (r.panel.empty()) continue;
-        ReportImage image{r.file.filename().string(), all[i].second, {}, io::load_image(r.panel)};
-        for (const auto& [name, m] : variants) image.scores[name] = r.score.*m;
-        images.push_back(std::move(image));
-    }
-    write_report(
-        out / "report.html", "recolor eval: " + out.filename().string(), metrics, report_variants,
-        primary, images,
-        "Panels: photo | gray input | recolouring | CIEDE2000 heatmap. Scores: sum = the paper's "
-        "anomaly score (sum of the map at model size); leaf_mean and top1_mean leave the "
-        "detected background out.");
-}
-
-int run_eval(const std::string& healthy_dir, const std::string& diseased_dir, const fs::path& out,
-             const std::string& model_path, const TrainingFlags& flags, long diseased_count,
-             double threshold_percentile, bool training_mode) {
-    // Split: the paper's protocol, half the healthy images train and the rest test, beside
-    // `diseased_count` diseased images.
-    const io::Split split = io::split_paths(io::list_images(healthy_dir), 0.5, flags.seed);
-    auto diseased_all = io::list_images(diseased_dir);
-    const auto diseased = io::sample_paths(
-        diseased_all, std::min<size_t>(static_cast<size_t>(diseased_count), diseased_all.size()),
-        flags.seed);
-    fs::create_directories(out);
-
-    // Model.
-    const auto start = std::chrono::steady_clock::now();
-    std::unique_ptr<Pix2Pix<CPU>> model;
-    if (!model_path.empty()) {
-        model = std::move(load_checkpoint(model_path).model);
-    } else {
-        model = train_model(split.train, flags, out / "model.safetensors");
-    }
-    const double train_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-
-    // Score.
-    long failed = 0;
-    const auto score_start = std::chrono::steady_clock::now();
-    auto healthy_rows = score_files(*model, split.test, out / "healthy", training_mode, failed);
-    auto diseased_rows = score_files(*model, diseased, out / "diseased", training_mode, failed);
-    const double score_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - score_start).count();
-    auto calibration_rows =
-        score_files(*model, split.train, out / "train", training_mode, failed, false);
-    RECOLOR_CHECK(!healthy_rows.empty() && !diseased_rows.empty(),
-                  "eval: needs healthy and diseased test images that load");
-
-    // Measure.
-    nlohmann::json metrics =
-        evaluate(healthy_rows, diseased_rows, calibration_rows, threshold_percentile);
-    metrics["setup"] = {
-        {"healthy_dir", healthy_dir},
-        {"diseased_dir", diseased_dir},
-        {"train_images", split.train.size()},
-        {"healthy_test_images", healthy_rows.size()},
-        {"diseased_test_images", diseased_rows.size()},
-        {"failed_images", failed},
-        {"seed", flags.seed},
-        {"scoring_mode", training_mode ? "train" : "eval"},
-        {"config", config_to_json(model->config)},
-        {"train_seconds", train_seconds},
-        {"score_ms_per_image",
-         1000.0 * score_seconds / static_cast<double>(healthy_rows.size() + diseased_rows.size())}};
-    std::ofstream(out / "metrics.json") << metrics.dump(2) << "\n";
-    std::vector<Scored> rows(healthy_rows);
-    rows.insert(rows.end(), diseased_rows.begin(), diseased_rows.end());
-    std::vector<std::string> labels(healthy_rows.size(), "healthy");
-    labels.insert(labels.end(), diseased_rows.size(), "diseased");
-    write_scores_csv(out / "scores.csv", rows, labels);
-    write_eval_report(out, metrics, healthy_rows, diseased_rows, "sum");
-
-    // Print.
-    std::cout << std::fixed << std::setprecision(3);
-    for (const auto& [name, member] : variants) {
-        const auto& m = metrics[name];
-        std::cout << std::left << std::setw(10) << name << " AUC " << m["auc"].get<double>()
-                  << "  P@K " << m["precision_at_k"].get<double>() << "  R@K "
-                  << m["recall_at_k"].get<double>() << "  F1@K " << m["f1_at_k"].get<double>()
-                  << "  (K = " << m["k"].get<long>() << ")\n";
-    }
-    std::cout << "metrics: " << (out / "metrics.json").string()
-              << "\nreport: " << (out / "report.html").string() << "\n";
-    return failed > 0 ? 1 : 0;
+// Runs the command on the device it names.
+int run(const Command& c) {
+    if (c.device == "cpu") return cli::run_command<CPU>(c);
+#if defined(RECOLOR_WITH_CUDA)
+    return cli::run_command_cuda(c);
+#else
+    throw Error(
+        "--device cuda: this recolor was built without CUDA (configure it where nvcc, cuDNN "
+        "and cuBLAS are installed, with -DRECOLOR_CUDA=ON, and build it again)");
+#endif
 }
 
 }  // namespace
@@ -348,58 +56,57 @@ int main(int argc, char** argv) {
         "recolor: plant disease as colour a healthy-leaf recolouring model cannot restore"};
     app.require_subcommand(1);
 
-    TrainingFlags flags;
-    std::string healthy, diseased, out, model_path;
-    std::vector<std::string> inputs;
-    bool training_mode = false;
-    long diseased_count = 100;
-    double threshold_percentile = 95;
+    Command c;
 
     auto* train_cmd = app.add_subcommand("train", "train the recolouring model on healthy leaves");
-    train_cmd->add_option("--healthy", healthy, "folder of healthy leaf images")
+    train_cmd->add_option("--healthy", c.healthy, "folder of healthy leaf images")
         ->required()
         ->check(CLI::ExistingDirectory);
-    train_cmd->add_option("--out", out, "model file to write (.safetensors)")->required();
-    train_cmd->add_flag("--resume", flags.resume, "continue the run saved in --out");
-    add_training_flags(train_cmd, flags);
+    train_cmd->add_option("--out", c.out, "model file to write (.safetensors)")->required();
+    train_cmd->add_flag("--resume", c.flags.resume, "continue the run saved in --out");
+    add_training_flags(train_cmd, c.flags);
+    add_device_flag(train_cmd, c.device);
 
     auto* score_cmd = app.add_subcommand("score", "score photos: scores.csv, heatmaps/, panels/");
-    score_cmd->add_option("--model", model_path, "trained model (.safetensors)")
+    score_cmd->add_option("--model", c.model_path, "trained model (.safetensors)")
         ->required()
         ->check(CLI::ExistingFile);
-    score_cmd->add_option("--out", out, "output folder")->required();
-    score_cmd->add_option("inputs", inputs, "image files or folders")->required();
+    score_cmd->add_option("--out", c.out, "output folder")->required();
+    score_cmd->add_option("inputs", c.inputs, "image files or folders")->required();
     score_cmd->add_flag(
-        "--train-mode", training_mode,
+        "--train-mode", c.training_mode,
         "score with batch statistics and dropout, as the pix2pix reference does (random)");
+    add_device_flag(score_cmd, c.device);
 
     auto* eval_cmd = app.add_subcommand(
         "eval", "train on half the healthy images, score the rest and diseased ones");
-    eval_cmd->add_option("--healthy", healthy, "folder of healthy leaf images")
+    eval_cmd->add_option("--healthy", c.healthy, "folder of healthy leaf images")
         ->required()
         ->check(CLI::ExistingDirectory);
-    eval_cmd->add_option("--diseased", diseased, "folder of diseased leaf images")
+    eval_cmd->add_option("--diseased", c.diseased, "folder of diseased leaf images")
         ->required()
         ->check(CLI::ExistingDirectory);
-    eval_cmd->add_option("--out", out, "output folder")->required();
-    eval_cmd->add_option("--model", model_path, "use this model instead of training one")
+    eval_cmd->add_option("--out", c.out, "output folder")->required();
+    eval_cmd->add_option("--model", c.model_path, "use this model instead of training one")
         ->check(CLI::ExistingFile);
     eval_cmd
-        ->add_option("--diseased-count", diseased_count, "diseased test images (the paper: 100)")
+        ->add_option("--diseased-count", c.diseased_count, "diseased test images (the paper: 100)")
         ->check(CLI::PositiveNumber);
-    eval_cmd->add_option("--threshold-percentile", threshold_percentile,
+    eval_cmd->add_option("--threshold-percentile", c.threshold_percentile,
                          "threshold = this percentile of the healthy training images' scores");
-    eval_cmd->add_flag("--train-mode", training_mode, "score in training mode (see score --help)");
-    add_training_flags(eval_cmd, flags);
+    eval_cmd->add_flag("--train-mode", c.training_mode,
+                       "score in training mode (see score --help)");
+    add_training_flags(eval_cmd, c.flags);
+    add_device_flag(eval_cmd, c.device);
 
     CLI11_PARSE(app, argc, argv);
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
+    c.kind = *train_cmd   ? Command::Kind::train
+             : *score_cmd ? Command::Kind::score
+                          : Command::Kind::eval;
     try {
-        if (*train_cmd) return run_train(healthy, flags, out);
-        if (*score_cmd) return run_score(model_path, out, inputs, training_mode);
-        return run_eval(healthy, diseased, out, model_path, flags, diseased_count,
-                        threshold_percentile, training_mode);
+        return run(c);
     } catch (const std::exception& e) {
         std::cerr << "recolor: error: " << e.what() << "\n";
         return 1;

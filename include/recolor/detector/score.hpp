@@ -2,6 +2,11 @@
 // CIEDE2000, and summarise the map. The paper's score is the sum over the image (at model
 // size, so photos of any size compare); beside it, the mean over the leaf (the background
 // left out) and the mean of the leaf's brightest 1 % of pixels, which a small lesion moves more.
+//
+// The generator runs on the model's device; the recolouring comes back to the host, where the
+// heatmap and panel need it, and the map is computed there by the CPU code on every device
+// (not by the fused kernel in kernels/delta_e.cuh), so that the scores of two devices differ
+// only by the generator's rounding.
 #pragma once
 
 #include <algorithm>
@@ -119,9 +124,9 @@ inline ImageScore summarise(const std::vector<float>& map, const LeafMask& mask,
 
 // Scores a batch of photos (any sizes) with one forward pass of the generator. In eval mode
 // (the default) a photo's score does not depend on the batch it is in.
-inline std::vector<ScoredImage> score_images(Pix2Pix<CPU>& model,
-                                             const std::vector<io::ImageRgb8>& photos,
-                                             bool training_mode = false) {
+template <typename D>
+std::vector<ScoredImage> score_images(Pix2Pix<D>& model, const std::vector<io::ImageRgb8>& photos,
+                                      bool training_mode = false) {
     const int size = static_cast<int>(model.config.image_size);
     const long plane = static_cast<long>(size) * size;
     std::vector<ScoredImage> out(photos.size());
@@ -138,14 +143,14 @@ inline std::vector<ScoredImage> score_images(Pix2Pix<CPU>& model,
     // the pix2pix reference, batch 1) and its score does not depend on its neighbours.
     Tensor<float> recoloured;
     if (!training_mode) {
-        recoloured = model.recolor(gray, false);
+        recoloured = model.recolor(gray.template to<D>(), false).template to<CPU>();
     } else {
         recoloured = Tensor<float>::empty({static_cast<long>(photos.size()), 3, size, size});
         for (size_t i = 0; i < photos.size(); ++i) {
             Tensor<float> one = Tensor<float>::from_vector(
                 {1, 1, size, size},
                 std::vector<float>(gray.data() + i * plane, gray.data() + (i + 1) * plane));
-            Tensor<float> out = model.recolor(one, true);
+            Tensor<float> out = model.recolor(one.template to<D>(), true).template to<CPU>();
             std::copy(out.data(), out.data() + 3 * plane, recoloured.data() + i * 3 * plane);
         }
     }

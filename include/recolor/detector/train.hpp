@@ -4,6 +4,9 @@
 // when a loss turns NaN or infinite. It also watches for the discriminator winning: when its
 // loss falls near zero the generator's gradient is mostly adversarial noise and the
 // recolourings fill with texture, which ruins the anomaly score.
+//
+// The model may live on any device; the training images stay on the host, and each step's
+// window is cut there and copied to the model's device (on the CPU, no copy is made).
 #pragma once
 
 #include <chrono>
@@ -116,8 +119,9 @@ inline std::filesystem::path losses_csv_path(const std::filesystem::path& checkp
 }
 
 // Trains `model` from `state` until options.epochs epochs are complete.
-inline TrainResult train(Pix2Pix<CPU>& model, const std::vector<TrainingImage>& images,
-                         const TrainOptions& options, TrainState& state) {
+template <typename D>
+TrainResult train(Pix2Pix<D>& model, const std::vector<TrainingImage>& images,
+                  const TrainOptions& options, TrainState& state) {
     RECOLOR_CHECK(!images.empty(), "train: no training images");
     const long size = model.config.image_size;
     const long slack = images[0].gray.dim(2) - size;
@@ -155,7 +159,7 @@ inline TrainResult train(Pix2Pix<CPU>& model, const std::vector<TrainingImage>& 
                 detail::window(image.gray, size, plan.dx[i], plan.dy[i], plan.flip[i]);
             Tensor<float> colour =
                 detail::window(image.colour, size, plan.dx[i], plan.dy[i], plan.flip[i]);
-            StepLosses losses = model.train_step(gray, colour);
+            StepLosses losses = model.train_step(gray.template to<D>(), colour.template to<D>());
             ++state.step;
 
             // Check: a NaN or infinite loss ends training; the last checkpoint stays as it was.

@@ -1,19 +1,29 @@
 // Images as the detector reads and writes them: 8-bit RGB, interleaved, in memory. stb_image
 // decodes JPEG, PNG and BMP; the compiled stb lives in libstb, so no header here defines an
-// STB_*_IMPLEMENTATION. Every failure is a recolor::Error naming the file and stb's reason.
+// STB_*_IMPLEMENTATION. Every failure is a recolor::Error naming the file and the reason.
 //
-// Channel policy, one for every format:
-// - grey and grey+alpha images are replicated to R = G = B;
-// - alpha is composited on black (c * a / 255, rounded): segmented PlantVillage leaves sit on a
-//   black background, so a transparent pixel becomes that background.
-// Image size is checked from the header, before decoding, against a pixel limit. Tensors follow
-// pix2pix: values in [-1, 1], grey from Pillow's luma.
+// One policy for every file, in training and in scoring alike (docs/robustness.md):
+// - the content decides the format, not the extension; image_format.hpp refuses, before stb
+//   reads a byte, what stb would decode into wrong pixels (cut files, CMYK of unknown
+//   convention) or could not parse safely;
+// - the size is checked from the header against a pixel limit before any pixel is decoded;
+// - grey is replicated to R = G = B; 16-bit samples become the nearest 8-bit level (v / 257,
+//   rounded, so v * 257 loads as v);
+// - alpha (an alpha channel, or a PNG tRNS colour) is composited on black (c * a / 255,
+//   rounded): segmented PlantVillage leaves sit on black, so a transparent pixel becomes that
+//   background;
+// - CMYK JPEGs with Adobe's marker follow Adobe's inverted-ink convention and the naive
+//   conversion Pillow uses (R = C * K / 255 on the stored values); no ICC profile is applied;
+// - the EXIF orientation of a JPEG or PNG is applied, so pixels come out upright, as a viewer
+//   shows them, and every heatmap has the size and orientation of the pixels scored.
+// Tensors follow pix2pix: values in [-1, 1], grey from Pillow's luma.
 #pragma once
 
 #include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cmath>
+#include <cstdlib>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -29,6 +39,7 @@
 #include "recolor/backend/cpu.hpp"
 #include "recolor/core/error.hpp"
 #include "recolor/core/tensor.hpp"
+#include "recolor/io/image_format.hpp"
 
 namespace recolor::io {
 
@@ -48,9 +59,10 @@ inline std::string stb_reason() {
     return reason ? reason : "no reason given";
 }
 
-// The whole file, or an Error naming it.
+// The whole file, or an Error naming it. The size is checked before anything is allocated.
 inline std::vector<unsigned char> read_file_bytes(const std::filesystem::path& path,
-                                                  const char* caller) {
+                                                  const char* caller,
+                                                  uint64_t max_bytes = INT_MAX) {
     std::error_code ec;
     RECOLOR_CHECK(std::filesystem::is_regular_file(path, ec),
                   caller << ": '" << path.string() << "' is not a file"
@@ -62,6 +74,9 @@ inline std::vector<unsigned char> read_file_bytes(const std::filesystem::path& p
     const std::streamoff size = in.tellg();
     in.seekg(0, std::ios::beg);
     RECOLOR_CHECK(size >= 0, caller << ": cannot read the size of '" << path.string() << "'");
+    RECOLOR_CHECK(static_cast<uint64_t>(size) <= max_bytes,
+                  caller << ": '" << path.string() << "' is " << size
+                         << " bytes, over the limit of " << max_bytes);
     std::vector<unsigned char> bytes(static_cast<size_t>(size));
     in.read(reinterpret_cast<char*>(bytes.data()), size);
     RECOLOR_CHECK(in.gcount() == size, caller << ": read " << in.gcount() << " of " << size
@@ -80,57 +95,113 @@ inline void check_image(const ImageRgb8& image, const char* caller) {
 
 }  // namespace detail
 
-// Decodes a JPEG, PNG or BMP file to RGB (see the channel policy above).
-inline ImageRgb8 load_image(const std::filesystem::path& path,
-                            long long max_pixels = default_max_pixels) {
-    const auto bytes = detail::read_file_bytes(path, "load_image");
-    const std::string name = path.string();
-    RECOLOR_CHECK(!bytes.empty(), "load_image: '" << name << "' is empty (0 bytes)");
-    RECOLOR_CHECK(bytes.size() <= static_cast<size_t>(INT_MAX),
-                  "load_image: '" << name << "' is over 2 GiB (" << bytes.size() << " bytes)");
-    const int length = static_cast<int>(bytes.size());
+namespace detail {
 
-    // Header: size and channels, before any pixel is decoded.
-    int width = 0, height = 0, channels = 0;
-    if (!stbi_info_from_memory(bytes.data(), length, &width, &height, &channels)) {
-        throw Error("load_image: '" + name +
-                    "' is not a readable image (stb: " + detail::stb_reason() + ")");
+// 16-bit samples to the nearest 8-bit level: round(v * 255 / 65535) = round(v / 257).
+inline uint8_t to_8_bit(uint16_t v) {
+    return static_cast<uint8_t>((uint32_t{v} * 255 + 32767) / 65535);
+}
+
+// The pixel of an upright image at (x, y), for an EXIF orientation, as an index into the stored
+// width x height image. EXIF 2.32, tag 0x0112, names where the stored row 0 and column 0 go:
+// 1 top/left, 2 top/right, 3 bottom/right, 4 bottom/left, 5 left/top, 6 right/top,
+// 7 right/bottom, 8 left/bottom (orientations 5 to 8 swap width and height).
+inline size_t stored_index(int orientation, long x, long y, long width, long height) {
+    const bool transpose = orientation >= 5 && orientation <= 8;
+    long sx = transpose ? y : x, sy = transpose ? x : y;
+    if (orientation == 2 || orientation == 3 || orientation == 7 || orientation == 8) {
+        sx = width - 1 - sx;
     }
-    RECOLOR_CHECK(static_cast<long long>(width) * height <= max_pixels,
-                  "load_image: '" << name << "' is " << width << "x" << height << " = "
-                                  << static_cast<long long>(width) * height
-                                  << " pixels, over the limit of " << max_pixels);
-
-    // Decode: ask stb for RGBA when the file has alpha, RGB otherwise (grey is replicated).
-    const bool has_alpha = channels == 2 || channels == 4;
-    const int wanted = has_alpha ? 4 : 3;
-    int decoded_width = 0, decoded_height = 0, file_channels = 0;
-    unsigned char* raw = stbi_load_from_memory(bytes.data(), length, &decoded_width,
-                                               &decoded_height, &file_channels, wanted);
-    if (!raw) {
-        throw Error("load_image: cannot decode '" + name + "' (stb: " + detail::stb_reason() + ")");
+    if (orientation == 3 || orientation == 4 || orientation == 6 || orientation == 7) {
+        sy = height - 1 - sy;
     }
-    std::unique_ptr<unsigned char, void (*)(void*)> owner(raw, stbi_image_free);
+    return static_cast<size_t>(sy * width + sx);
+}
 
+// Composites RGBA on black, then turns the stored pixels upright.
+inline ImageRgb8 upright_rgb(const uint8_t* rgba, int width, int height, int orientation,
+                             bool ignore_alpha) {
+    const bool swap = orientation >= 5 && orientation <= 8;
     ImageRgb8 image;
-    image.width = decoded_width;
-    image.height = decoded_height;
-    const size_t count = static_cast<size_t>(decoded_width) * decoded_height;
-    image.pixels.resize(count * 3);
-    if (!has_alpha) {
-        std::memcpy(image.pixels.data(), raw, count * 3);
-        return image;
-    }
-
-    // Alpha: composite on black, rounding c * a / 255 to the nearest integer.
-    for (size_t i = 0; i < count; ++i) {
-        const unsigned alpha = raw[i * 4 + 3];
-        for (int c = 0; c < 3; ++c) {
-            const unsigned value = raw[i * 4 + c];
-            image.pixels[i * 3 + c] = static_cast<uint8_t>((value * alpha + 127) / 255);
+    image.width = swap ? height : width;
+    image.height = swap ? width : height;
+    image.pixels.resize(static_cast<size_t>(width) * height * 3);
+    size_t out = 0;
+    for (long y = 0; y < image.height; ++y) {
+        for (long x = 0; x < image.width; ++x) {
+            const uint8_t* p = rgba + 4 * stored_index(orientation, x, y, width, height);
+            const unsigned alpha = ignore_alpha ? 255 : p[3];
+            // Alpha: c * a / 255 rounded to the nearest integer (exact for a = 255).
+            for (int c = 0; c < 3; ++c) {
+                image.pixels[out++] = static_cast<uint8_t>((p[c] * alpha + 127) / 255);
+            }
         }
     }
     return image;
+}
+
+}  // namespace detail
+
+// Decodes a JPEG, PNG or BMP file held in memory to upright RGB (see the policy above); `name`
+// names it in messages. This is where untrusted bytes meet the decoder (fuzz/image_fuzzer.cpp).
+inline ImageRgb8 decode_image(const unsigned char* data, size_t size, const std::string& name,
+                              long long max_pixels = default_max_pixels) {
+    RECOLOR_CHECK(size > 0, "load_image: '" << name << "' is empty (0 bytes)");
+    RECOLOR_CHECK(size <= static_cast<size_t>(INT_MAX),
+                  "load_image: '" << name << "' is over 2 GiB (" << size << " bytes)");
+    const int length = static_cast<int>(size);
+
+    // Format, size and structure, from the bytes, before stb sees any of them: the size in the
+    // header is checked against the limit as soon as it is read.
+    const ImageLayout layout = inspect_image(data, size, name, max_pixels);
+
+    // Size again, as stb reads it (the decoder checks the decoded size against it below).
+    int info_width = 0, info_height = 0, channels = 0;
+    if (!stbi_info_from_memory(data, length, &info_width, &info_height, &channels)) {
+        throw Error("load_image: cannot decode '" + name + "' (stb: " + detail::stb_reason() + ")");
+    }
+    // stb reports a top-down BMP's height as negative; the decoder uses its magnitude.
+    const long long width = std::llabs(info_width), height = std::llabs(info_height);
+    detail::check_pixels(width, height, max_pixels, name);
+
+    // Decode: always to RGBA, so that every kind of transparency (alpha channel, palette or
+    // colour key) reaches the one compositing step.
+    int decoded_width = 0, decoded_height = 0, file_channels = 0;
+    const bool sixteen_bit =
+        layout.format == ImageFormat::png && stbi_is_16_bit_from_memory(data, length);
+    void* raw = sixteen_bit
+                    ? static_cast<void*>(stbi_load_16_from_memory(
+                          data, length, &decoded_width, &decoded_height, &file_channels, 4))
+                    : static_cast<void*>(stbi_load_from_memory(data, length, &decoded_width,
+                                                               &decoded_height, &file_channels, 4));
+    if (!raw) {
+        throw Error("load_image: cannot decode '" + name + "' (stb: " + detail::stb_reason() + ")");
+    }
+    std::unique_ptr<void, void (*)(void*)> owner(raw, stbi_image_free);
+    const size_t samples = static_cast<size_t>(decoded_width) * decoded_height * 4;
+    std::vector<uint8_t> converted;
+    if (sixteen_bit) {
+        converted.resize(samples);
+        const auto* wide = static_cast<const stbi_us*>(raw);
+        for (size_t i = 0; i < samples; ++i) converted[i] = detail::to_8_bit(wide[i]);
+        owner.reset();
+    }
+    const uint8_t* rgba = sixteen_bit ? converted.data() : static_cast<const uint8_t*>(raw);
+    RECOLOR_CHECK(decoded_width == width && decoded_height == height,
+                  "load_image: '" << name << "': the header says " << width << "x" << height
+                                  << ", the decoder found " << decoded_width << "x"
+                                  << decoded_height);
+
+    // Alpha and orientation.
+    return detail::upright_rgb(rgba, decoded_width, decoded_height, layout.orientation,
+                               layout.bmp_ignore_alpha);
+}
+
+// Decodes a JPEG, PNG or BMP file to upright RGB (see the policy above).
+inline ImageRgb8 load_image(const std::filesystem::path& path,
+                            long long max_pixels = default_max_pixels) {
+    const auto bytes = detail::read_file_bytes(path, "load_image");
+    return decode_image(bytes.data(), bytes.size(), path.string(), max_pixels);
 }
 
 // Resamples to width x height with stb_image_resize's defaults (Mitchell filter when shrinking,
