@@ -2,7 +2,9 @@
 // the same formula in plain double (the library's srgb_to_lab and ciede2000, one pixel at a
 // time), and the same formula written with LibTorch tensor operations where LibTorch is found
 // (CPU, and CUDA where that LibTorch has it). Inputs: 8 image pairs of 256 x 256, an 8-bit
-// original and a float reconstruction near it, as the detector scores a batch.
+// original and a float reconstruction near it, as the detector scores a batch. These cases
+// register themselves; they make the binary delta_e_bench (with main.cpp) and are linked into
+// recolor_bench, where scripts/bench.sh reports them as the case delta_e_map.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -251,5 +253,3 @@ BENCHMARK(BM_delta_e_map_libtorch_cuda)->UseRealTime();
 #endif  // RECOLOR_HAVE_TORCH
 
 }  // namespace
-
-BENCHMARK_MAIN();
