@@ -13,10 +13,11 @@ build=${BUILD_DIR:-build/fuzz}
 RECOLOR_WITH_SANITIZERS=1 bash scripts/install-deps.sh
 
 # Build.
+mkdir -p "$build"
 cmake -S . -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DRECOLOR_BUILD_FUZZERS=ON -DRECOLOR_BUILD_TESTS=OFF -DRECOLOR_BUILD_EXAMPLES=OFF \
-    -DRECOLOR_BUILD_BENCH=OFF -DRECOLOR_CUDA=OFF -DRECOLOR_NATIVE=OFF > "$build.configure.log" \
-    || { cat "$build.configure.log"; exit 1; }
+    -DRECOLOR_BUILD_BENCH=OFF -DRECOLOR_CUDA=OFF -DRECOLOR_NATIVE=OFF > "$build/configure.log" \
+    || { cat "$build/configure.log"; exit 1; }
 cmake --build "$build" -j "$(nproc)" --target image_fuzzer checkpoint_fuzzer make_fuzz_seeds
 
 # Corpus: seeds written now; what a run adds goes to a separate folder, dropped next time.
