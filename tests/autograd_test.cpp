@@ -1,6 +1,9 @@
 // Gradient checks in double (central differences) for every op and layer.
 #include "gradcheck.hpp"
 
+#include <tuple>
+#include <vector>
+
 using namespace recolor;
 using recolor::testing::gradcheck;
 using recolor::testing::random_tensor;
@@ -30,6 +33,44 @@ TEST_SUITE("autograd") {
         auto x = random_tensor({2, 3, 3, 4}, 7), w = random_tensor({3, 2, 4, 4}, 8);
         auto b = random_tensor({2}, 9);
         gradcheck([](auto& in) { return conv_transpose2d(in[0], in[1], in[2], 2, 1); }, {x, w, b});
+    }
+
+    // Where the output plane is small, the CPU backend multiplies a whole group of images at
+    // once (cpu_conv.hpp). Each image's output and input gradient must be what it gets alone,
+    // and the weight gradient the sum of the single-image ones.
+    TEST_CASE("a batch of images convolves as each image alone") {
+        const long batch = 5;
+        auto x = random_tensor({batch, 3, 6, 6}, 30), w = random_tensor({4, 3, 4, 4}, 31);
+        auto tw = random_tensor({3, 2, 4, 4}, 32);
+        const long image = 3 * 6 * 6;
+        std::vector<double> xs = x.to_vector();
+        for (int transposed = 0; transposed < 2; ++transposed) {
+            CAPTURE(transposed);
+            auto run = [&](const TensorD& in, TensorD& weight) {
+                weight.zero_grad();
+                TensorD input = in.detach().set_requires_grad(true);
+                TensorD y = transposed ? conv_transpose2d(input, weight, TensorD(), 2, 1)
+                                       : conv2d(input, weight, TensorD(), 2, 1);
+                sum(tanh(y)).backward();  // a gradient that differs from pixel to pixel
+                return std::tuple{y.to_vector(), input.grad().to_vector(),
+                                  weight.grad().to_vector()};
+            };
+            TensorD weight = (transposed ? tw : w).detach().set_requires_grad(true);
+            auto [y_all, dx_all, dw_all] = run(x, weight);
+            std::vector<double> dw_sum(dw_all.size(), 0.0);
+            const size_t out_image = y_all.size() / batch;
+            for (long n = 0; n < batch; ++n) {
+                std::vector<double> one(xs.begin() + n * image, xs.begin() + (n + 1) * image);
+                auto [y, dx, dw] = run(TensorD::from_vector({1, 3, 6, 6}, one), weight);
+                for (size_t i = 0; i < y.size(); ++i)
+                    REQUIRE(y[i] == doctest::Approx(y_all[n * out_image + i]).epsilon(1e-12));
+                for (size_t i = 0; i < dx.size(); ++i)
+                    REQUIRE(dx[i] == doctest::Approx(dx_all[n * image + i]).epsilon(1e-12));
+                for (size_t i = 0; i < dw.size(); ++i) dw_sum[i] += dw[i];
+            }
+            for (size_t i = 0; i < dw_sum.size(); ++i)
+                REQUIRE(dw_sum[i] == doctest::Approx(dw_all[i]).epsilon(1e-10));
+        }
     }
 
     TEST_CASE("batch_norm2d training and eval") {
