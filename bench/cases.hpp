@@ -137,6 +137,15 @@ inline std::vector<Case> all_cases() {
     return out;
 }
 
+// The slowest cases (about a second an iteration and more) run for at least this long, several
+// iterations in each repetition, so that one slow iteration on a busy machine does not make the
+// figure; 0 leaves the command line's --benchmark_min_time.
+inline double min_seconds(const Case& c) {
+    const bool slow =
+        c.kind == Case::train_step || (c.kind == Case::generator_forward && c.index >= 16);
+    return slow ? 5.0 : 0.0;
+}
+
 // This program's path, to start it again as the peak-memory child.
 inline std::string self_path() {
     return std::filesystem::read_symlink("/proc/self/exe").string();

@@ -3,12 +3,14 @@
 // the generator's scoring latency and throughput, a whole training step and its peak memory,
 // and the ΔE00 map (delta_e_bench.cpp, linked in). Each case is "recolor/<case>" beside
 // "libtorch/<case>" where LibTorch is found; scripts/bench.sh runs it and writes the tables.
+// Beside them, "openblas/sgemm_2048" measures the BLAS's own rate, the ceiling of the layers.
 //
 // `recolor_bench --peak-memory=<side>` is the child the peak-memory case starts (cases.hpp).
 #include <malloc.h>
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #if defined(_OPENMP)
 #include <omp.h>
@@ -33,6 +35,20 @@ const std::vector<float>& recolor_generator_output() {
 namespace {
 
 using namespace recolor::bench;
+
+// The ceiling of an im2col + GEMM convolution on this machine: OpenBLAS's own sgemm on square
+// 2048 x 2048 matrices, in the same run. bench/report.py sets the generator's arithmetic
+// against it.
+void openblas_sgemm_case(benchmark::State& state) {
+    constexpr long n = 2048;
+    const std::vector<float> a = normal_values(n * n, 11, 1.0f), b = normal_values(n * n, 12, 1.0f);
+    std::vector<float> c(n * n);
+    for (auto _ : state) {
+        recolor::cpu::gemm<float>(false, false, n, n, n, 1.0f, a.data(), b.data(), 0.0f, c.data());
+        benchmark::DoNotOptimize(c.data());
+    }
+    set_gflops(state, 2.0 * n * n * n);
+}
 
 int peak_memory_child(const std::string& side) {
     // Large blocks straight from mmap and back on free: the resident set follows live memory.
@@ -74,6 +90,9 @@ int main(int argc, char** argv) {
         register_torch_case(c, "libtorch", "cpu");
 #endif
     }
+    benchmark::RegisterBenchmark("openblas/sgemm_2048", openblas_sgemm_case)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
     benchmark::AddCustomContext("threads", std::to_string(threads));
     // The kernels OpenBLAS chose for this CPU (OPENBLAS_CORETYPE overrides the choice).
     benchmark::AddCustomContext("openblas_core", openblas_get_corename());

@@ -94,7 +94,25 @@ def fmt(value, digits=3):
     return f"{value:.{digits}g}"
 
 
-def target_lines(rows):
+def sgemm_rate(runs):
+    """OpenBLAS's sgemm rate in GFLOP/s in the same run, or None."""
+    run = runs.get("openblas/sgemm_2048")
+    return run[1].get("GFLOP") if run else None
+
+
+def floor_note(r, sgemm):
+    """For a case with a GFLOP rate: the time its arithmetic takes at the sgemm rate, against
+    LibTorch's time (no im2col, no element-wise work, every product at the square one's rate)."""
+    if not sgemm or r.get("rate_unit") != "GFLOP/s" or not r.get("recolor_rate") \
+            or not r.get("libtorch_ms"):
+        return ""
+    gflop = r["recolor_rate"] * r["recolor_ms"] / 1e3
+    floor = gflop / sgemm * 1e3
+    return (f"; its {gflop:.1f} GFLOP at the sgemm rate alone take {fmt(floor)} ms, "
+            f"{floor / r['libtorch_ms']:.2f}x LibTorch's time")
+
+
+def target_lines(rows, sgemm=None):
     by_name = {r["name"]: r for r in rows}
     lines = []
     for name, limit, what in (("train_step", 0.6, "training step"),
@@ -109,11 +127,11 @@ def target_lines(rows):
         verdict = "met" if r["ratio"] <= limit else \
             f"missed: {r['ratio'] / limit:.2f}x the target's time"
         lines.append(f"- {what}: {r['ratio']:.2f}x LibTorch's time (target at most {limit}x): "
-                     f"{verdict}")
+                     f"{verdict}{floor_note(r, sgemm) if r['ratio'] > limit else ''}")
     return lines
 
 
-def markdown(context, rows, args):
+def markdown(context, rows, args, sgemm=None):
     load = context.get("load_avg", [])
     busy = load and load[0] > 0.5 * context.get("num_cpus", 1)
     cpu = subprocess.run(["sh", "-c", "lscpu | sed -n 's/^Model name: *//p'"],
@@ -131,6 +149,9 @@ def markdown(context, rows, args):
               f"{context.get('mhz_per_cpu', '?')} MHz; threads: {context.get('threads', '?')}; "
               f"OpenBLAS kernels: {context.get('openblas_core', '?')}",
               f"- Load average at the start: {', '.join(f'{x:.2f}' for x in load) or '?'}",
+              f"- OpenBLAS sgemm, 2048 x 2048 x 2048, in the same run: "
+              f"{fmt(sgemm) + ' GFLOP/s' if sgemm else 'not measured'} (the ceiling of an "
+              f"im2col + GEMM convolution here)",
               f"- Build: CMake Release, `{args.flags}`; Google Benchmark "
               f"({context.get('library_build_type', '?')} library); LibTorch: {args.torch}",
               ""]
@@ -138,7 +159,7 @@ def markdown(context, rows, args):
         lines += ["**Contended:** other work shared the CPUs during this run (the load average "
                   "above exceeds half the CPU count); the ratios, which come from the same run, "
                   "hold better than the absolute times.", ""]
-    lines += ["Targets (this machine):", ""] + target_lines(rows) + [""]
+    lines += ["Targets (this machine):", ""] + target_lines(rows, sgemm) + [""]
     lines += ["| case | recolor (ms) | LibTorch (ms) | ratio | recolor rate | LibTorch rate |",
               "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -178,7 +199,8 @@ def main():
 
     context, runs = load_runs(args.raw)
     rows = pair_cases(context, runs)
-    section = markdown(context, rows, args)
+    sgemm = sgemm_rate(runs)
+    section = markdown(context, rows, args, sgemm)
     try:
         text = open(args.markdown).read()
     except FileNotFoundError:
@@ -193,6 +215,7 @@ def main():
     result = {"date": context.get("date"), "mode": args.mode, "command": args.command,
               "build_flags": args.flags, "libtorch": args.torch,
               "num_cpus": context.get("num_cpus"), "load_avg": context.get("load_avg"),
+              "openblas_sgemm_gflops": sgemm,
               "ratio": "recolor time / LibTorch time", "cases": rows}
     with open(args.json, "w") as f:
         json.dump(result, f, indent=1)

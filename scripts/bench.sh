@@ -14,10 +14,13 @@ if [[ ${1:-} == --quick ]]; then
     mode=quick
     shift
 fi
-command="scripts/bench.sh $([[ $mode == quick ]] && echo '--quick ')$*"
+command="scripts/bench.sh"
+[[ $mode == quick ]] && command+=" --quick"
+(($# > 0)) && command+=" $*"
 build=${BUILD_DIR:-build/bench}
 
-# Build.
+# Build, with Debian's LibTorch for the twins.
+RECOLOR_WITH_TORCH=1 bash scripts/install-deps.sh
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DRECOLOR_BUILD_TESTS=OFF \
     -DRECOLOR_BUILD_EXAMPLES=OFF -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
 cmake --build "$build" --target recolor_bench -j "$(nproc)"
