@@ -32,6 +32,14 @@ if(RECOLOR_HAVE_CUDA)
     # the generate step there.
     target_compile_options(recolor_cuda INTERFACE
         $<$<COMPILE_LANGUAGE:CUDA>:-std=c++20 --expt-relaxed-constexpr --extended-lambda>)
+    # Installed and exported in its own set, like recolor::io: a consumer's find_package(recolor)
+    # includes recolorCudaTargets.cmake after find_dependency(CUDAToolkit). cuDNN is named by the
+    # path found here.
+    set_target_properties(recolor_cuda PROPERTIES EXPORT_NAME cuda)
+    include(GNUInstallDirs)
+    install(TARGETS recolor_cuda EXPORT recolorCudaTargets)
+    install(EXPORT recolorCudaTargets NAMESPACE recolor::
+            DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/recolor)
     message(STATUS "recolor: CUDA backend ON (archs ${CMAKE_CUDA_ARCHITECTURES}, cuDNN ${CUDNN_LIBRARY})")
 else()
     message(STATUS "recolor: CUDA backend OFF (RECOLOR_CUDA=${RECOLOR_CUDA})")

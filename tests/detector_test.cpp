@@ -53,7 +53,7 @@ fs::path temp_dir(const std::string& name) {
 }  // namespace
 
 TEST_SUITE("detector") {
-    TEST_CASE("train a few steps, save, load, score; seeded runs are identical") {
+    TEST_CASE("train a few steps, save, load, score, and seeded runs are identical") {
         if (!fs::exists(healthy_dir)) {
             MESSAGE("skipped: no PlantVillage data at " << healthy_dir.string());
             return;

@@ -415,7 +415,8 @@ TEST_SUITE("robust") {
         }
     }
 
-    TEST_CASE("a sideways photo with its EXIF tag scores as the upright photo; heatmaps match") {
+    TEST_CASE(
+        "a sideways photo with its EXIF tag scores as the upright photo, and heatmaps match") {
         // Upright: 3 x 2 blocks G. Stored sideways (orientation 6 shows it upright): 2 x 3
         // blocks S with S(sx, sy) = G(2 - sy, sx), the inverse of orientation 6's turn.
         const std::vector<uint8_t> g = {30, 90, 150, 60, 120, 210};

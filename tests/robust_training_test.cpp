@@ -492,7 +492,8 @@ TEST_SUITE("robust") {
         CHECK(std::count(csv.begin(), csv.end(), '\n') == 3);  // header and two rows
     }
 
-    TEST_CASE("recolor train: SIGTERM saves, --resume continues; 1 + 1 epochs equal 2 straight") {
+    TEST_CASE(
+        "recolor train: SIGTERM saves, --resume continues, and 1 + 1 epochs equal 2 straight") {
         const fs::path program = recolor_program();
         if (program.empty()) {
             MESSAGE("skipped: the recolor program is not built beside the tests");

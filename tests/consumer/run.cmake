@@ -8,7 +8,8 @@ if(NOT rc EQUAL 0)
     message(FATAL_ERROR "install failed")
 endif()
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/consumer -B ${WORK_DIR}/build
-                        -DCMAKE_PREFIX_PATH=${prefix} RESULT_VARIABLE rc)
+                        -DCMAKE_PREFIX_PATH=${prefix} -DRECOLOR_EXPECT_CUDA=${EXPECT_CUDA}
+                        RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
     message(FATAL_ERROR "consumer configure failed")
 endif()

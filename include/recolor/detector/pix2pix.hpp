@@ -172,7 +172,9 @@ class Discriminator : public nn::Module<float, D> {
         net_->template emplace<nn::Conv2d<float, D>>(ndf * width, 1, 4, 1, 1, true);
     }
 
-    // Logits (N, 1, P, P) for the pair (gray, colour).
+    // Logits (N, 1, P, P) for the pair (gray, colour). The one-input forward of Module stays
+    // visible (it throws: the discriminator needs both images).
+    using nn::Module<float, D>::forward;
     Tensor<float, D> forward(const Tensor<float, D>& gray, const Tensor<float, D>& colour) {
         return net_->forward(concat_channels(gray, colour));
     }
