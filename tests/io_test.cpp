@@ -3,6 +3,8 @@
 // seeded splits and the preloading Dataset.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include <unistd.h>
 
 #include <cmath>
@@ -240,6 +242,19 @@ TEST_SUITE("io") {
         std::vector<std::string> names;
         for (const auto& p : paths) names.push_back(p.filename().string());
         CHECK(names == std::vector<std::string>{"a.PNG", "b.jpg", "d.JPEG", "e.bmp"});
+
+        // Image-named entries that are no readable file are left out, and reported when asked.
+        fs::create_symlink(dir.path / "nowhere.png", dir.path / "dangling.png");
+        fs::create_symlink(dir.path / "loop_b.jpg", dir.path / "loop_a.jpg");
+        fs::create_symlink(dir.path / "loop_a.jpg", dir.path / "loop_b.jpg");
+        std::vector<LoadFailure> unreadable;
+        CHECK(list_images(dir.path, &unreadable).size() == 4);
+        std::vector<std::string> refused;
+        for (const auto& f : unreadable) refused.push_back(f.path.filename().string());
+        std::sort(refused.begin(), refused.end());
+        CHECK(refused ==
+              std::vector<std::string>{"dangling.png", "loop_a.jpg", "loop_b.jpg", "sub.png"});
+        for (const auto& f : unreadable) CHECK(!f.reason.empty());
 
         CHECK(error_of([&] { list_images(dir.path / "absent"); }).find("absent") !=
               std::string::npos);

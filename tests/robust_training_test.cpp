@@ -321,6 +321,16 @@ TEST_SUITE("robust") {
             CHECK(contains(message, cut.string()));
         }
 
+        // A NaN written into a weight by another program: refused, naming the tensor.
+        {
+            io::SafetensorsFile file = io::load_safetensors(good);
+            auto& [tensor_name, weight] = *file.tensors.begin();
+            weight.data()[weight.numel() / 2] = std::nanf("");
+            io::save_safetensors(cut, {file.tensors.begin(), file.tensors.end()}, file.metadata);
+            const std::string message = error_of([&] { load_checkpoint(cut); });
+            CHECK(contains(message, "'" + tensor_name + "' holds nan"));
+        }
+
         // Corrupt: a byte of the JSON header overwritten.
         std::string corrupt = bytes;
         corrupt[20] = '\x01';
@@ -378,6 +388,21 @@ TEST_SUITE("robust") {
         CHECK(contains(message, huge.string()));
         CHECK(contains(message, "its configuration (ngf 1000000, ndf 8"));
         CHECK(contains(message, "bytes of tensors, the file holds"));
+    }
+
+    TEST_CASE("a resume drops the loss rows logged after its checkpoint") {
+        // A run killed after logging steps 5 and 6 but before saving them resumes at step 4.
+        ScratchDir dir("losses");
+        const fs::path csv = dir.path / "model.losses.csv";
+        std::string rows = "epoch,step,d_real,d_fake,g_gan,g_l1\n";
+        for (int step = 1; step <= 6; ++step)
+            rows += "1," + std::to_string(step) + ",0.5,0.5,1,0.25\n";
+        write_bytes(csv, rows);
+        keep_losses_through(csv, 4);
+        const std::string kept = read_bytes(csv);
+        CHECK(std::count(kept.begin(), kept.end(), '\n') == 5);  // header and steps 1-4
+        CHECK(contains(kept, "1,4,0.5"));
+        CHECK(!contains(kept, "1,5,0.5"));
     }
 
     TEST_CASE("a process killed while saving leaves the previous checkpoint loadable") {
@@ -448,24 +473,31 @@ TEST_SUITE("robust") {
         cmyk.levels = {{10}, {20}, {30}, {40}};
         write_bytes(photos / "scan.jpg", test_files::flat_jpeg(cmyk));
         write_bytes(photos / "readme.txt", "ignored: not an image extension");
+        fs::create_symlink(photos / "nowhere.png", photos / "dangling.png");
+        fs::create_directories(dir.path / "empty_folder");
+        io::write_png(dir.path / "quote\"d,name.png", synthetic_photo(3, 20, 20));
 
         Pix2Pix<CPU> model(tiny_config());
         save_checkpoint(dir.path / "model.safetensors", model, TrainState{});
         const fs::path out = dir.path / "out", log = dir.path / "log.txt";
-        const int status = run_shell(
-            quoted(program) + " score --model " + quoted(dir.path / "model.safetensors") +
-            " --out " + quoted(out) + " " + quoted(photos) + " > " + quoted(log) + " 2>&1");
+        const int status =
+            run_shell(quoted(program) + " score --model " + quoted(dir.path / "model.safetensors") +
+                      " --out " + quoted(out) + " " + quoted(photos) + " " +
+                      quoted(dir.path / "empty_folder") + " " +
+                      quoted(dir.path / "quote\"d,name.png") + " > " + quoted(log) + " 2>&1");
         const std::string text = read_bytes(log);
         CAPTURE(text);
         CHECK(status == 1);
-        CHECK(contains(text, "scored 2 images, 4 failed"));
+        CHECK(contains(text, "scored 3 images, 6 failed"));
 
         // Each bad file on exactly one line, with its reason.
         const std::vector<std::pair<std::string, std::string>> bad = {
             {"empty.jpg", "empty (0 bytes)"},
             {"cut.png", "truncated PNG"},
             {"notes.png", "not a JPEG, PNG or BMP image"},
-            {"scan.jpg", "unsupported CMYK JPEG"}};
+            {"scan.jpg", "unsupported CMYK JPEG"},
+            {"dangling.png", "No such file"},
+            {"empty_folder", "no images"}};
         for (const auto& [name, reason] : bad) {
             CAPTURE(name);
             std::istringstream lines(text);
@@ -489,7 +521,9 @@ TEST_SUITE("robust") {
             CHECK(fs::exists(out / "panels" / (std::string(name) + ".png")));
         }
         const std::string csv = read_bytes(out / "scores.csv");
-        CHECK(std::count(csv.begin(), csv.end(), '\n') == 3);  // header and two rows
+        CHECK(std::count(csv.begin(), csv.end(), '\n') == 4);  // header and three rows
+        // A quote in a file name is doubled inside its quoted field (RFC 4180).
+        CHECK(contains(csv, "quote\"\"d,name.png\","));
     }
 
     TEST_CASE(
@@ -537,7 +571,7 @@ TEST_SUITE("robust") {
         const TrainState at = load_checkpoint(stopped).state;
         CHECK(at.step >= 1);
         CHECK(at.step < 4);
-        CHECK(contains(read_bytes(dir.path / "stopped.log"), "continue with --resume"));
+        CHECK(contains(read_bytes(dir.path / "stopped.log"), "with --resume continues it"));
         REQUIRE(run("stopped.safetensors", "--epochs 2 --resume") == 0);
         CHECK(read_bytes(stopped) == expected);
     }

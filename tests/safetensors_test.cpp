@@ -203,6 +203,10 @@ TEST_SUITE("io") {
                       {"'w'", "invalid dimension"});
         check_refused(write_raw(dir.path / "meta.st", R"({"__metadata__":{"k":3}})", 0),
                       {"metadata 'k' is not a string"});
+        // Nesting 100,000 deep: refused while parsing, before anything recurses through it.
+        const std::string deep =
+            "{\"t\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
+        check_refused(write_raw(dir.path / "deep.st", deep, 0), {"nests deeper than"});
         CHECK(load_safetensors(write_raw(dir.path / "ok.st", "{\"x\":{" + f32 + "[0,8]}}", 8))
                   .tensors.at("x")
                   .shape() == Shape{2});

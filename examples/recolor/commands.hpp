@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -67,6 +68,25 @@ inline Preset resolve(const TrainingFlags& f) {
     return p;
 }
 
+// Refuses, before any work, values that would make a run fail late or mean nothing.
+inline void validate(const Command& c) {
+    const double lambda = c.flags.lambda_l1;
+    RECOLOR_CHECK(lambda == -1 || (std::isfinite(lambda) && lambda >= 0),
+                  "--lambda must be a finite number >= 0, found " << lambda);
+    RECOLOR_CHECK(std::isfinite(c.threshold_percentile) && c.threshold_percentile >= 0 &&
+                      c.threshold_percentile <= 100,
+                  "--threshold-percentile must be in [0, 100], found " << c.threshold_percentile);
+    if (c.kind == Command::Kind::train) {
+        RECOLOR_CHECK(!fs::is_directory(c.out),
+                      "--out '" << c.out << "' is a folder; train writes a model file there");
+    }
+    if (c.kind == Command::Kind::eval) {
+        std::error_code ec;
+        RECOLOR_CHECK(!fs::equivalent(c.healthy, c.diseased, ec),
+                      "--healthy and --diseased are the same folder '" << c.diseased << "'");
+    }
+}
+
 inline void report_failures(const std::vector<io::LoadFailure>& failures) {
     for (const auto& f : failures)
         std::cerr << "recolor: skipped " << f.path.string() << ": " << f.reason << "\n";
@@ -110,20 +130,28 @@ std::unique_ptr<Pix2Pix<D>> train_model(const std::vector<fs::path>& healthy,
     TrainResult r = train(*model, images, options, state);
     if (r.stopped) {
         std::cerr << "recolor: stopped; saved " << out.string() << " at epoch " << state.epoch
-                  << " (continue with --resume)\n";
+                  << " (the same command with --resume continues it)\n";
         std::exit(130);
     }
     return model;
 }
 
-// Images named on the command line: files as given, folders expanded.
-inline std::vector<fs::path> expand_inputs(const std::vector<std::string>& inputs) {
+// Images named on the command line: files as given, folders expanded. A folder that cannot be
+// listed, or has no images, and an image-named entry that is no readable file (a dangling link,
+// a loop of links, a FIFO) go to `failures`; the rest are still scored.
+inline std::vector<fs::path> expand_inputs(const std::vector<std::string>& inputs,
+                                           std::vector<io::LoadFailure>& failures) {
     std::vector<fs::path> out;
     for (const auto& in : inputs) {
-        if (fs::is_directory(in)) {
-            for (auto& p : io::list_images(in)) out.push_back(p);
-        } else {
+        std::error_code ec;
+        if (!fs::is_directory(in, ec)) {
             out.push_back(in);
+            continue;
+        }
+        try {
+            for (auto& p : io::list_images(in, &failures)) out.push_back(p);
+        } catch (const std::exception& e) {
+            failures.push_back({in, e.what()});
         }
     }
     return out;
@@ -154,6 +182,11 @@ std::vector<Scored> score_files(Pix2Pix<D>& model, const std::vector<fs::path>& 
     std::vector<Scored> results;
     constexpr size_t batch = 16;
     for (size_t begin = 0; begin < files.size(); begin += batch) {
+        if (stop_requested) {
+            std::cerr << "recolor: stopped after " << begin << " of " << files.size()
+                      << " images\n";
+            break;
+        }
         std::vector<io::ImageRgb8> photos;
         std::vector<fs::path> names;
         for (size_t i = begin; i < std::min(files.size(), begin + batch); ++i) {
@@ -170,15 +203,31 @@ std::vector<Scored> score_files(Pix2Pix<D>& model, const std::vector<fs::path>& 
         for (size_t i = 0; i < scored.size(); ++i) {
             results.push_back({names[i], scored[i].score, {}});
             if (!write_images) continue;
+            // A heatmap or panel that cannot be written fails that image alone; its score
+            // stays in scores.csv.
             const std::string stem = unique_stem(names[i], used);
-            results.back().panel = out / "panels" / (stem + ".png");
-            io::write_png(out / "heatmaps" / (stem + ".png"),
-                          heatmap_image(scored[i].map, static_cast<int>(model.config.image_size),
-                                        photos[i].width, photos[i].height));
-            io::write_png(out / "panels" / (stem + ".png"), panel_image(scored[i]));
+            try {
+                io::write_png(
+                    out / "heatmaps" / (stem + ".png"),
+                    heatmap_image(scored[i].map, static_cast<int>(model.config.image_size),
+                                  photos[i].width, photos[i].height));
+                io::write_png(out / "panels" / (stem + ".png"), panel_image(scored[i]));
+                results.back().panel = out / "panels" / (stem + ".png");
+            } catch (const std::exception& e) {
+                std::cerr << "recolor: cannot write the images of " << names[i].string() << ": "
+                          << e.what() << "\n";
+                ++failed;
+            }
         }
     }
     return results;
+}
+
+// A CSV field: quoted, with quotes inside doubled (RFC 4180).
+inline std::string csv_field(const std::string& text) {
+    std::string out = "\"";
+    for (char ch : text) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+    return out + "\"";
 }
 
 inline void write_scores_csv(const fs::path& path, const std::vector<Scored>& rows,
@@ -190,7 +239,7 @@ inline void write_scores_csv(const fs::path& path, const std::vector<Scored>& ro
         << std::setprecision(9);
     for (size_t i = 0; i < rows.size(); ++i) {
         const auto& s = rows[i].score;
-        csv << '"' << rows[i].file.string() << '"' << ',' << s.sum << ',' << s.leaf_mean << ','
+        csv << csv_field(rows[i].file.string()) << ',' << s.sum << ',' << s.leaf_mean << ','
             << s.top1_mean << ',' << s.leaf_fraction << ',' << (s.black_background ? 1 : 0);
         if (!labels.empty()) csv << ',' << labels[i];
         csv << "\n";
@@ -199,7 +248,10 @@ inline void write_scores_csv(const fs::path& path, const std::vector<Scored>& ro
 
 template <typename D>
 int run_train(const Command& c) {
-    train_model<D>(io::list_images(c.healthy), c.flags, c.out);
+    std::vector<io::LoadFailure> unreadable;
+    const auto healthy = io::list_images(c.healthy, &unreadable);
+    report_failures(unreadable);
+    train_model<D>(healthy, c.flags, c.out);
     std::cout << "model: " << c.out << "\n";
     return 0;
 }
@@ -207,12 +259,16 @@ int run_train(const Command& c) {
 template <typename D>
 int run_score(const Command& c) {
     Checkpoint<D> checkpoint = load_checkpoint<D>(c.model_path);
-    std::vector<fs::path> files = expand_inputs(c.inputs);
-    long failed = 0;
+    std::vector<io::LoadFailure> unreadable;
+    std::vector<fs::path> files = expand_inputs(c.inputs, unreadable);
+    for (const auto& f : unreadable)
+        std::cerr << "recolor: cannot score " << f.path.string() << ": " << f.reason << "\n";
+    long failed = static_cast<long>(unreadable.size());
     auto rows = score_files(*checkpoint.model, files, c.out, c.training_mode, failed);
     write_scores_csv(fs::path(c.out) / "scores.csv", rows);
     std::cout << "scored " << rows.size() << " images, " << failed << " failed; "
               << (fs::path(c.out) / "scores.csv").string() << "\n";
+    if (stop_requested) return 130;
     return failed > 0 ? 1 : 0;
 }
 
@@ -279,8 +335,14 @@ int run_eval(const Command& c) {
     // Split: the paper's protocol, half the healthy images train and the rest test, beside
     // `diseased_count` diseased images.
     const fs::path out = c.out;
-    const io::Split split = io::split_paths(io::list_images(c.healthy), 0.5, c.flags.seed);
-    auto diseased_all = io::list_images(c.diseased);
+    std::vector<io::LoadFailure> unreadable;
+    const auto healthy_all = io::list_images(c.healthy, &unreadable);
+    const io::Split split = io::split_paths(healthy_all, 0.5, c.flags.seed);
+    auto diseased_all = io::list_images(c.diseased, &unreadable);
+    report_failures(unreadable);
+    RECOLOR_CHECK(!split.test.empty() && (!split.train.empty() || !c.model_path.empty()),
+                  "eval: needs at least 2 healthy images (half train, half test); '"
+                      << c.healthy << "' has " << healthy_all.size());
     const auto diseased = io::sample_paths(
         diseased_all, std::min<size_t>(static_cast<size_t>(c.diseased_count), diseased_all.size()),
         c.flags.seed);
@@ -327,7 +389,9 @@ int run_eval(const Command& c) {
          1000.0 * score_seconds / static_cast<double>(healthy_rows.size() + diseased_rows.size())}};
     // The device is recorded off the CPU only, so that a CPU run's file stays as it was.
     if constexpr (!is_cpu<D>) metrics["setup"]["device"] = std::string(D::name);
-    std::ofstream(out / "metrics.json") << metrics.dump(2) << "\n";
+    // Paths need not be UTF-8: invalid bytes are written as U+FFFD rather than failing here.
+    std::ofstream(out / "metrics.json")
+        << metrics.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     std::vector<Scored> rows(healthy_rows);
     rows.insert(rows.end(), diseased_rows.begin(), diseased_rows.end());
     std::vector<std::string> labels(healthy_rows.size(), "healthy");
@@ -352,6 +416,7 @@ int run_eval(const Command& c) {
 // Runs the parsed command with the model on device D.
 template <typename D>
 int run_command(const Command& c) {
+    validate(c);
     switch (c.kind) {
         case Command::Kind::train:
             return run_train<D>(c);

@@ -96,6 +96,8 @@ int main(int argc, char** argv) {
                          "threshold = this percentile of the healthy training images' scores");
     eval_cmd->add_flag("--train-mode", c.training_mode,
                        "score in training mode (see score --help)");
+    eval_cmd->add_flag("--resume", c.flags.resume,
+                       "continue the training saved in --out (after Ctrl-C), then evaluate");
     add_training_flags(eval_cmd, c.flags);
     add_device_flag(eval_cmd, c.device);
 
@@ -108,7 +110,12 @@ int main(int argc, char** argv) {
     try {
         return run(c);
     } catch (const std::exception& e) {
-        std::cerr << "recolor: error: " << e.what() << "\n";
+        // The check that failed and its source line are for developers: RECOLOR_LOG=debug
+        // keeps them.
+        std::string message = e.what();
+        const size_t check = message.find(" (check `");
+        if (check != std::string::npos && log_level() < LogLevel::debug) message.resize(check);
+        std::cerr << "recolor: error: " << message << "\n";
         return 1;
     }
 }

@@ -233,6 +233,15 @@ Checkpoint<D> load_checkpoint(const std::filesystem::path& path) {
                                        << out.state.epoch << ", position " << out.state.position
                                        << ", step " << out.state.step << ")");
     detail::check_config(config, file, name);
+    // Saving refuses non-finite weights; a file that holds them was made or changed elsewhere.
+    for (const auto& [tensor_name, t] : file.tensors) {
+        const float* values = t.data();
+        for (long i = 0; i < t.numel(); ++i) {
+            RECOLOR_CHECK(std::isfinite(values[i]), "load_checkpoint: '"
+                                                        << name << "': tensor '" << tensor_name
+                                                        << "' holds " << values[i] << " at " << i);
+        }
+    }
     out.model = std::make_unique<Pix2Pix<D>>(config);
     detail::load_tensors(detail::checkpoint_tensors(*out.model), file);
     out.model->generator_optimizer.set_steps(generator_steps);

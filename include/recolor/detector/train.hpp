@@ -12,12 +12,14 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iomanip>
 #include <iostream>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "recolor/detector/checkpoint.hpp"
@@ -118,6 +120,25 @@ inline std::filesystem::path losses_csv_path(const std::filesystem::path& checkp
     return p.replace_extension(".losses.csv");
 }
 
+// Drops the rows of a loss file after `step`: a run killed after writing them but before its
+// checkpoint resumes from that checkpoint, and would otherwise log those steps twice.
+inline void keep_losses_through(const std::filesystem::path& path, long step) {
+    std::ifstream in(path);
+    std::string line, kept;
+    for (bool header = true; std::getline(in, line); header = false) {
+        const size_t comma = line.find(',');
+        if (!header && comma != std::string::npos) {
+            const std::string field = line.substr(comma + 1, line.find(',', comma + 1) - comma - 1);
+            char* end = nullptr;
+            const long row_step = std::strtol(field.c_str(), &end, 10);
+            if (end == field.c_str() || row_step > step) break;
+        }
+        kept += line + "\n";
+    }
+    in.close();
+    std::ofstream(path, std::ios::trunc) << kept;
+}
+
 // Trains `model` from `state` until options.epochs epochs are complete.
 template <typename D>
 TrainResult train(Pix2Pix<D>& model, const std::vector<TrainingImage>& images,
@@ -136,6 +157,7 @@ TrainResult train(Pix2Pix<D>& model, const std::vector<TrainingImage>& images,
     if (!options.checkpoint.empty()) {
         const auto path = losses_csv_path(options.checkpoint);
         const bool fresh = state.step == 0 || !std::filesystem::exists(path);
+        if (!fresh) keep_losses_through(path, state.step);
         csv.open(path, fresh ? std::ios::trunc : std::ios::app);
         RECOLOR_CHECK(csv, "train: cannot write '" << path.string() << "'");
         if (fresh) csv << "epoch,step,d_real,d_fake,g_gan,g_l1\n";

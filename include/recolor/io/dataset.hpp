@@ -76,15 +76,36 @@ inline void sort_by_name(std::vector<std::filesystem::path>& paths) {
 }  // namespace detail
 
 // Image files (jpg, jpeg, png, bmp, any letter case) directly in `dir`, sorted by name.
-inline std::vector<std::filesystem::path> list_images(const std::filesystem::path& dir) {
+// A file that could not be used, and why.
+struct LoadFailure {
+    std::filesystem::path path;
+    std::string reason;
+};
+
+// The image files of a folder (by extension), sorted by name. An entry with an image's name that
+// is not a readable regular file (a dangling link, a loop of links, a FIFO, a folder) is left
+// out and, when `unreadable` is given, recorded there with its reason; without it, such entries
+// are left out silently.
+inline std::vector<std::filesystem::path> list_images(
+    const std::filesystem::path& dir, std::vector<LoadFailure>* unreadable = nullptr) {
     std::error_code ec;
     RECOLOR_CHECK(std::filesystem::is_directory(dir, ec),
                   "list_images: '" << dir.string() << "' is not a directory"
                                    << (ec ? " (" + ec.message() + ")" : std::string()));
     std::vector<std::filesystem::path> out;
-    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-        if (entry.is_regular_file() && detail::has_image_extension(entry.path())) {
-            out.push_back(entry.path());
+    std::filesystem::directory_iterator it(dir, ec), end;
+    RECOLOR_CHECK(!ec, "list_images: cannot read '" << dir.string() << "': " << ec.message());
+    for (; it != end; it.increment(ec)) {
+        RECOLOR_CHECK(!ec, "list_images: cannot read '" << dir.string() << "': " << ec.message());
+        const std::filesystem::path& path = it->path();
+        if (!detail::has_image_extension(path)) continue;
+        std::error_code status_error;
+        const bool regular = it->is_regular_file(status_error);
+        if (regular) {
+            out.push_back(path);
+        } else if (unreadable) {
+            unreadable->push_back(
+                {path, status_error ? status_error.message() : std::string("not a regular file")});
         }
     }
     RECOLOR_CHECK(!out.empty(),
@@ -141,11 +162,6 @@ struct Sample {
     Tensor<float> gray;
     Tensor<float> rgb;
     std::optional<ImageRgb8> original;
-};
-
-struct LoadFailure {
-    std::filesystem::path path;
-    std::string reason;
 };
 
 class Dataset {

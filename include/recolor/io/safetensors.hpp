@@ -48,6 +48,8 @@ namespace detail {
 
 // The reference implementation's limit on the JSON header.
 inline constexpr uint64_t max_safetensors_header = 100'000'000;
+// How deep the header's JSON may nest: a checkpoint's is 3 levels deep.
+inline constexpr int max_header_depth = 8;
 
 // A POSIX file descriptor, closed on scope exit.
 class FileDescriptor {
@@ -275,6 +277,11 @@ inline SafetensorsFile load_safetensors(const std::filesystem::path& path) {
     try {
         header = nlohmann::json::parse(
             text, [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+                // A header is shallow (object, entry, shape); deeper nesting is refused before
+                // anything recurses through it.
+                RECOLOR_CHECK(depth <= detail::max_header_depth,
+                              "load_safetensors: '" << name << "': the header nests deeper than "
+                                                    << detail::max_header_depth << " levels");
                 if (event == nlohmann::json::parse_event_t::key && depth == 1 &&
                     !keys.insert(parsed.get<std::string>()).second) {
                     duplicate = parsed.get<std::string>();
