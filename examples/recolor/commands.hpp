@@ -176,8 +176,10 @@ template <typename D>
 std::vector<Scored> score_files(Pix2Pix<D>& model, const std::vector<fs::path>& files,
                                 const fs::path& out, bool training_mode, long& failed,
                                 bool write_images = true) {
-    fs::create_directories(out / "heatmaps");
-    fs::create_directories(out / "panels");
+    if (write_images) {
+        fs::create_directories(out / "heatmaps");
+        fs::create_directories(out / "panels");
+    }
     std::set<std::string> used;
     std::vector<Scored> results;
     constexpr size_t batch = 16;
