@@ -27,7 +27,9 @@ def load_runs(path):
     for b in data["benchmarks"]:
         if b.get("error_occurred"):
             continue
+        # Google Benchmark appends the options a case sets itself (min_time:5.000) to its name.
         name = re.sub(r"/(real|manual)_time$", "", b.get("run_name", b["name"]))
+        name = re.sub(r"/min_time:[0-9.]+", "", name)
         entry = (b["real_time"] * TO_MS[b.get("time_unit", "ns")], b)
         if b.get("run_type") == "aggregate":
             if b.get("aggregate_name") == "median":
