@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the CPU test suite and the recolor program with AddressSanitizer and
+# Builds the CPU test suite, the recolor program and the example with AddressSanitizer and
 # UndefinedBehaviorSanitizer (gcc) in build/asan, and runs ctest there. Any report fails the
 # run: UBSan does not recover, and ASan aborts on the first error.
 # Usage: scripts/sanitize.sh [extra ctest arguments]   (BUILD_DIR overrides build/asan)
@@ -13,7 +13,7 @@ sanitizers="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-om
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECOLOR_CUDA=OFF \
     -DRECOLOR_BUILD_BENCH=OFF -DRECOLOR_NATIVE=OFF \
     -DCMAKE_CXX_FLAGS="$sanitizers" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
-cmake --build "$build" -j "$jobs" --target recolor_tests recolor_cli
+cmake --build "$build" -j "$jobs" --target recolor_tests recolor_cli tiny_network
 
 # Not run here: the install-and-consume test (it builds a separate, unsanitized project) and the
 # format check; scripts/test.sh runs both.

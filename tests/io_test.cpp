@@ -114,6 +114,11 @@ TEST_SUITE("io") {
         CHECK(load_image(dir.path / "a.png").pixels == image.pixels);
         REQUIRE(stbi_write_bmp((dir.path / "a.bmp").c_str(), 3, 2, 3, image.pixels.data()));
         CHECK(load_image(dir.path / "a.bmp").pixels == image.pixels);
+        // A full disk is an error naming the file, not a cut file.
+        if (fs::exists("/dev/full")) {
+            CHECK(error_of([&] { write_png("/dev/full", image); }).find("/dev/full") !=
+                  std::string::npos);
+        }
     }
 
     TEST_CASE("bad files give an error naming the file") {

@@ -180,6 +180,11 @@ TEST_SUITE("report") {
         CHECK(b("foobar") == "Zm9vYmFy");
         CHECK(report_detail::escape("<a href=\"x\">&'") ==
               "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        // UTF-8 passes; bytes that are not UTF-8 (a Latin-1 file name, a cut sequence) become
+        // U+FFFD, so the page stays valid UTF-8.
+        CHECK(report_detail::escape("caf\xC3\xA9 \xE2\x9C\x93") == "caf\xC3\xA9 \xE2\x9C\x93");
+        CHECK(report_detail::escape("caf\xE9<") == "caf\xEF\xBF\xBD&lt;");
+        CHECK(report_detail::escape("\xE2\x9C") == "\xEF\xBF\xBD\xEF\xBF\xBD");
     }
 
     TEST_CASE("sections, escaping, nothing external, embedded panels") {

@@ -68,6 +68,23 @@ inline Preset resolve(const TrainingFlags& f) {
     return p;
 }
 
+// An error message as a user reads it: the failed check and its source line, which a
+// RECOLOR_CHECK appends, are kept only with RECOLOR_LOG=debug.
+inline std::string user_message(const std::string& message) {
+    const size_t check = message.rfind(" (check `");
+    if (check == std::string::npos || log_level() >= LogLevel::debug) return message;
+    return message.substr(0, check);
+}
+
+// Writes a whole text file, or throws naming it: a full disk or a folder in the way is an error,
+// not an empty file.
+inline void write_text_file(const fs::path& path, const std::string& text) {
+    std::ofstream file(path, std::ios::trunc);
+    file << text;
+    file.close();
+    RECOLOR_CHECK(file, "cannot write '" << path.string() << "'");
+}
+
 // Refuses, before any work, values that would make a run fail late or mean nothing.
 inline void validate(const Command& c) {
     const double lambda = c.flags.lambda_l1;
@@ -77,7 +94,7 @@ inline void validate(const Command& c) {
                       c.threshold_percentile <= 100,
                   "--threshold-percentile must be in [0, 100], found " << c.threshold_percentile);
     if (c.kind == Command::Kind::train) {
-        RECOLOR_CHECK(!fs::is_directory(c.out),
+        RECOLOR_CHECK(!c.out.empty() && c.out.back() != '/' && !fs::is_directory(c.out),
                       "--out '" << c.out << "' is a folder; train writes a model file there");
     }
     if (c.kind == Command::Kind::eval) {
@@ -89,7 +106,8 @@ inline void validate(const Command& c) {
 
 inline void report_failures(const std::vector<io::LoadFailure>& failures) {
     for (const auto& f : failures)
-        std::cerr << "recolor: skipped " << f.path.string() << ": " << f.reason << "\n";
+        std::cerr << "recolor: skipped " << f.path.string() << ": " << user_message(f.reason)
+                  << "\n";
 }
 
 // Loads and trains (or resumes) a model on the given healthy images; saves to `out`.
@@ -101,6 +119,17 @@ std::unique_ptr<Pix2Pix<D>> train_model(const std::vector<fs::path>& healthy,
     std::unique_ptr<Pix2Pix<D>> model;
     if (flags.resume && fs::exists(out)) {
         Checkpoint<D> c = load_checkpoint<D>(out);
+        // The run continues as it was configured: options that would change it are refused,
+        // not silently ignored (a different seed would also change eval's split).
+        const Pix2PixConfig& was = c.model->config;
+        RECOLOR_CHECK(was.seed == p.model.seed && was.image_size == p.model.image_size &&
+                          was.ngf == p.model.ngf && was.lambda_l1 == p.model.lambda_l1,
+                      "--resume: '" << out.string() << "' was started with seed " << was.seed
+                                    << ", " << was.image_size << " px, ngf " << was.ngf
+                                    << ", lambda " << was.lambda_l1 << "; this command asks for "
+                                    << p.model.seed << ", " << p.model.image_size << " px, ngf "
+                                    << p.model.ngf << ", lambda " << p.model.lambda_l1
+                                    << " (resume with the options it was started with)");
         model = std::move(c.model);
         state = c.state;
         std::cerr << "recolor: resuming " << out.string() << " at epoch " << state.epoch
@@ -196,8 +225,8 @@ std::vector<Scored> score_files(Pix2Pix<D>& model, const std::vector<fs::path>& 
                 photos.push_back(io::load_image(files[i]));
                 names.push_back(files[i]);
             } catch (const std::exception& e) {
-                std::cerr << "recolor: cannot score " << files[i].string() << ": " << e.what()
-                          << "\n";
+                std::cerr << "recolor: cannot score " << files[i].string() << ": "
+                          << user_message(e.what()) << "\n";
                 ++failed;
             }
         }
@@ -217,7 +246,7 @@ std::vector<Scored> score_files(Pix2Pix<D>& model, const std::vector<fs::path>& 
                 results.back().panel = out / "panels" / (stem + ".png");
             } catch (const std::exception& e) {
                 std::cerr << "recolor: cannot write the images of " << names[i].string() << ": "
-                          << e.what() << "\n";
+                          << user_message(e.what()) << "\n";
                 ++failed;
             }
         }
@@ -246,6 +275,8 @@ inline void write_scores_csv(const fs::path& path, const std::vector<Scored>& ro
         if (!labels.empty()) csv << ',' << labels[i];
         csv << "\n";
     }
+    csv.close();
+    RECOLOR_CHECK(csv, "cannot write '" << path.string() << "'");
 }
 
 template <typename D>
@@ -264,7 +295,8 @@ int run_score(const Command& c) {
     std::vector<io::LoadFailure> unreadable;
     std::vector<fs::path> files = expand_inputs(c.inputs, unreadable);
     for (const auto& f : unreadable)
-        std::cerr << "recolor: cannot score " << f.path.string() << ": " << f.reason << "\n";
+        std::cerr << "recolor: cannot score " << f.path.string() << ": " << user_message(f.reason)
+                  << "\n";
     long failed = static_cast<long>(unreadable.size());
     auto rows = score_files(*checkpoint.model, files, c.out, c.training_mode, failed);
     write_scores_csv(fs::path(c.out) / "scores.csv", rows);
@@ -370,6 +402,12 @@ int run_eval(const Command& c) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - score_start).count();
     auto calibration_rows =
         score_files(*model, split.train, out / "train", c.training_mode, failed, false);
+    if (stop_requested) {
+        // Partial scores would give metrics that look whole: none are written.
+        std::cerr << "recolor: stopped; no metrics written (the same command with --resume "
+                     "continues)\n";
+        return 130;
+    }
     RECOLOR_CHECK(!healthy_rows.empty() && !diseased_rows.empty(),
                   "eval: needs healthy and diseased test images that load");
 
@@ -392,8 +430,8 @@ int run_eval(const Command& c) {
     // The device is recorded off the CPU only, so that a CPU run's file stays as it was.
     if constexpr (!is_cpu<D>) metrics["setup"]["device"] = std::string(D::name);
     // Paths need not be UTF-8: invalid bytes are written as U+FFFD rather than failing here.
-    std::ofstream(out / "metrics.json")
-        << metrics.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    write_text_file(out / "metrics.json",
+                    metrics.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     std::vector<Scored> rows(healthy_rows);
     rows.insert(rows.end(), diseased_rows.begin(), diseased_rows.end());
     std::vector<std::string> labels(healthy_rows.size(), "healthy");

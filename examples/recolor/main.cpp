@@ -110,12 +110,7 @@ int main(int argc, char** argv) {
     try {
         return run(c);
     } catch (const std::exception& e) {
-        // The check that failed and its source line are for developers: RECOLOR_LOG=debug
-        // keeps them.
-        std::string message = e.what();
-        const size_t check = message.find(" (check `");
-        if (check != std::string::npos && log_level() < LogLevel::debug) message.resize(check);
-        std::cerr << "recolor: error: " << message << "\n";
+        std::cerr << "recolor: error: " << cli::user_message(e.what()) << "\n";
         return 1;
     }
 }

@@ -73,12 +73,36 @@ namespace report_detail {
 
 using nlohmann::json;
 
+// The length of the valid UTF-8 sequence at text[i], or 0 when it is not one.
+inline size_t utf8_length(const std::string& text, size_t i) {
+    const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+    const unsigned char lead = byte(i);
+    if (lead < 0x80) return 1;
+    const size_t n = lead >= 0xC2 && lead <= 0xDF   ? 2
+                     : lead >= 0xE0 && lead <= 0xEF ? 3
+                     : lead >= 0xF0 && lead <= 0xF4 ? 4
+                                                    : 0;
+    if (n == 0 || i + n > text.size()) return 0;
+    for (size_t k = 1; k < n; ++k)
+        if ((byte(i + k) & 0xC0) != 0x80) return 0;
+    return n;
+}
+
+// HTML text: the five special characters as entities, and bytes that are not UTF-8 (a file
+// name from another system) as U+FFFD, so the page stays valid UTF-8.
 inline std::string escape(const std::string& text) {
     static const char* entities[] = {"&amp;", "&lt;", "&gt;", "&quot;", "&#39;"};
     std::string out;
-    for (char ch : text) {
-        const size_t k = std::string_view("&<>\"'").find(ch);
-        out += k == std::string_view::npos ? std::string(1, ch) : entities[k];
+    for (size_t i = 0; i < text.size();) {
+        const size_t n = utf8_length(text, i);
+        if (n == 0) {
+            out += "\xEF\xBF\xBD";
+            ++i;
+            continue;
+        }
+        const size_t k = n == 1 ? std::string_view("&<>\"'").find(text[i]) : std::string_view::npos;
+        out += k == std::string_view::npos ? text.substr(i, n) : std::string(entities[k]);
+        i += n;
     }
     return out;
 }

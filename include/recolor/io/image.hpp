@@ -25,6 +25,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -234,11 +235,25 @@ inline void write_png(const std::filesystem::path& path, int width, int height, 
     RECOLOR_CHECK(channels >= 1 && channels <= 4,
                   "write_png: '" << name << "': channels must be 1 to 4, found " << channels);
     RECOLOR_CHECK(pixels != nullptr, "write_png: '" << name << "': no pixel data");
+    // Encoded in memory, then written with every write and the close checked: stb's own file
+    // writer does not check them, and a full disk would leave a cut file behind unreported.
+    std::vector<unsigned char> png;
+    auto append = [](void* context, void* data, int size) {
+        auto* out = static_cast<std::vector<unsigned char>*>(context);
+        out->insert(out->end(), static_cast<unsigned char*>(data),
+                    static_cast<unsigned char*>(data) + size);
+    };
+    RECOLOR_CHECK(
+        stbi_write_png_to_func(append, &png, width, height, channels, pixels, width * channels),
+        "write_png: '" << name << "': PNG encoding failed");
     errno = 0;
-    if (!stbi_write_png(name.c_str(), width, height, channels, pixels, width * channels)) {
-        const int error = errno;
+    std::FILE* file = std::fopen(name.c_str(), "wb");
+    bool ok = file != nullptr && std::fwrite(png.data(), 1, png.size(), file) == png.size();
+    int error = errno;
+    if (file != nullptr && std::fclose(file) != 0 && ok) ok = false, error = errno;
+    if (!ok) {
         throw Error("write_png: cannot write '" + name +
-                    "': " + (error ? std::strerror(error) : "stb_image_write failed"));
+                    "': " + (error ? std::strerror(error) : "write failed"));
     }
 }
 
