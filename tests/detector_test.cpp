@@ -11,32 +11,18 @@
 #include <recolor/detector/train.hpp>
 #include <recolor/io/dataset.hpp>
 
+#include "tiny_pix2pix.hpp"
+
 using namespace recolor;
 using namespace recolor::detector;
 namespace fs = std::filesystem;
+using recolor::testing::load_training;
+using recolor::testing::tiny_config;
 
 namespace {
 
 const fs::path healthy_dir =
     fs::path(RECOLOR_DATA_DIR) / "plantvillage/segmented/Strawberry___healthy";
-
-Pix2PixConfig tiny_config() {
-    Pix2PixConfig c;
-    c.image_size = 32;
-    c.ngf = 8;
-    c.ndf = 8;
-    c.lambda_l1 = 100;
-    c.lr = 1e-3;
-    c.seed = 7;
-    return c;
-}
-
-std::vector<TrainingImage> load_training(const std::vector<fs::path>& files, int size) {
-    io::Dataset data(files, {size, size});
-    std::vector<TrainingImage> out;
-    for (const auto& s : data.samples()) out.push_back({s.gray, s.rgb});
-    return out;
-}
 
 std::string read_bytes(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);

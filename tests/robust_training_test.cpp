@@ -33,6 +33,7 @@
 #include <recolor/io/io.hpp>
 
 #include "image_files.hpp"
+#include "tiny_pix2pix.hpp"
 
 namespace fs = std::filesystem;
 using namespace recolor;
@@ -75,14 +76,7 @@ bool contains(const std::string& text, const std::string& part) {
 }
 
 Pix2PixConfig tiny_config() {
-    Pix2PixConfig c;
-    c.image_size = 32;
-    c.ngf = 8;
-    c.ndf = 8;
-    c.lambda_l1 = 100;
-    c.lr = 1e-3;
-    c.seed = 11;
-    return c;
+    return testing::tiny_config(32, 11);
 }
 
 // A smooth synthetic leaf-like photo: a green-brown disc on black, varied by `k`.

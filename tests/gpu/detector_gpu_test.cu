@@ -20,33 +20,18 @@
 #include <recolor/detector/train.hpp>
 #include <recolor/io/dataset.hpp>
 
+#include "../tiny_pix2pix.hpp"
+
 using namespace recolor;
 using namespace recolor::detector;
 namespace fs = std::filesystem;
+using recolor::testing::load_training;
+using recolor::testing::tiny_config;
 
 namespace {
 
 const fs::path healthy_dir =
     fs::path(RECOLOR_DATA_DIR) / "plantvillage/segmented/Strawberry___healthy";
-
-// The CPU detector test's tiny model (tests/detector_test.cpp) at `size` px.
-Pix2PixConfig tiny_config(long size) {
-    Pix2PixConfig c;
-    c.image_size = size;
-    c.ngf = 8;
-    c.ndf = 8;
-    c.lambda_l1 = 100;
-    c.lr = 1e-3;
-    c.seed = 7;
-    return c;
-}
-
-std::vector<TrainingImage> load_training(const std::vector<fs::path>& files, int size) {
-    io::Dataset data(files, {size, size});
-    std::vector<TrainingImage> out;
-    for (const auto& s : data.samples()) out.push_back({s.gray, s.rgb});
-    return out;
-}
 
 fs::path temp_dir(const std::string& name) {
     fs::path dir = fs::temp_directory_path() / ("recolor_detector_gpu_test_" + name);

@@ -117,6 +117,15 @@ inline long images_per_product(const ConvGeometry& g) {
     return std::clamp(fit, 1L, g.batch);
 }
 
+// The columns of images n0 .. n0 + count - 1 side by side: one (C_in k k) x (count H_out W_out)
+// matrix, each image's columns a block of H_out W_out.
+template <typename T>
+void unfold_group(const ConvGeometry& g, const T* x, long n0, long count, T* columns) {
+    const long plane = g.out_plane();
+    for (long n = 0; n < count; ++n)
+        im2col(g, x + (n0 + n) * g.in_channels * g.in_plane(), columns + n * plane, count * plane);
+}
+
 struct ConvOps {
     // y (N, C_out, H_out, W_out) = conv(x (N, C_in, H, W), w (C_out, C_in, k, k)).
     template <typename T>
@@ -134,8 +143,7 @@ struct ConvOps {
         T* product = conv_staging<T>(g.out_channels * plane * group).data();
         for (long n0 = 0; n0 < g.batch; n0 += group) {
             const long count = std::min(group, g.batch - n0), width = count * plane;
-            for (long n = 0; n < count; ++n)
-                im2col(g, x + (n0 + n) * g.in_channels * g.in_plane(), columns + n * plane, width);
+            unfold_group(g, x, n0, count, columns);
             gemm<T>(false, false, g.out_channels, width, g.patch(), T(1), w, columns, T(0),
                     product);
             matrix_to_images(count, g.out_channels, plane, product,
@@ -182,8 +190,7 @@ struct ConvOps {
         T* gathered = conv_staging<T>(g.out_channels * plane * group).data();
         for (long n0 = 0; n0 < g.batch; n0 += group) {
             const long count = std::min(group, g.batch - n0), width = count * plane;
-            for (long n = 0; n < count; ++n)
-                im2col(g, x + (n0 + n) * g.in_channels * g.in_plane(), columns + n * plane, width);
+            unfold_group(g, x, n0, count, columns);
             images_to_matrix(count, g.out_channels, plane, dy + n0 * g.out_channels * plane,
                              gathered);
             gemm<T>(false, true, g.out_channels, g.patch(), width, T(1), gathered, columns,
