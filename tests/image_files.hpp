@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +30,23 @@ inline void put_u16_le(std::string& out, uint32_t v) {
 inline void put_u32_le(std::string& out, uint32_t v) {
     put_u16_le(out, v & 0xFFFF);
     put_u16_le(out, v >> 16);
+}
+
+// Base64 (RFC 4648), as libFuzzer prints the input of a finding; throws on another character.
+inline std::string base64_decode(const std::string& text) {
+    static const std::string digits =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    uint32_t value = 0;
+    int bits = 0;
+    for (char c : text) {
+        if (c == '=') break;
+        const size_t digit = digits.find(c);
+        if (digit == std::string::npos) throw std::invalid_argument("not base64: " + text);
+        value = (value << 6 | static_cast<uint32_t>(digit)) & 0xFFFFFF, bits += 6;
+        if (bits >= 8) out += static_cast<char>(value >> (bits -= 8) & 0xFF);
+    }
+    return out;
 }
 
 // PNG.

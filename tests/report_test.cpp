@@ -21,6 +21,8 @@
 
 #include <recolor/detector/report.hpp>
 
+#include "image_files.hpp"
+
 namespace fs = std::filesystem;
 using namespace recolor;
 using namespace recolor::detector;
@@ -108,17 +110,8 @@ std::vector<std::vector<unsigned char>> embedded_pngs(const std::string& html) {
         const size_t begin = at + prefix.size(), end = html.find('\'', begin);
         const std::string text = html.substr(begin, end - begin);
         REQUIRE(text.size() % 4 == 0);
-        std::vector<unsigned char> bytes;
-        unsigned v = 0;
-        int bits = 0;
-        for (char c : text) {
-            if (c == '=') break;
-            const char* digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-            const char* d = std::strchr(digits, c);
-            REQUIRE_MESSAGE((d && c), "not base64: " << c);
-            v = (v << 6) | static_cast<unsigned>(d - digits), bits += 6;
-            if (bits >= 8) bytes.push_back(static_cast<unsigned char>(v >> (bits -= 8)));
-        }
+        const std::string decoded = test_files::base64_decode(text);  // throws on a bad digit
+        const std::vector<unsigned char> bytes(decoded.begin(), decoded.end());
         out.push_back(bytes);
     }
     return out;

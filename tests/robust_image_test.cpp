@@ -364,6 +364,57 @@ TEST_SUITE("robust") {
         CHECK(contains(decode_error(short_table), "corrupt JPEG: a Huffman table claims 3 codes"));
     }
 
+    TEST_CASE("a JPEG scan that uses a table the file never defines is refused") {
+        // stb_image 2.27 does not clear its decoder, so a missing table is whatever memory held:
+        // CI's fuzzer found this file (DC table 0 defined, its one scan asking for AC table 0
+        // too), whose decoding then shifted by a negative count.
+        const std::string found = base64_decode(
+            "/9j/4QAiRXhpZgAAQk0q9PT0AAABABIBAwABAAAABgAAAAAAAAD/2wBDAAEBAQEBAQEBAQEBAQEB"
+            "AQEBAQEBAQEBAQEBAQEBBQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQH/wAALCAAI"
+            "ABABAREA/8QAHwAAAAAMAAAAAAAAAAAAAAAAAAECAwQFBgcICQoL/9oACAEBAAA/AKE9d8H/2Q==");
+        CHECK(contains(decode_error(found, "found.jpg"),
+                       "'found.jpg': corrupt JPEG: a scan of component 1 uses AC Huffman table 0, "
+                       "which the file does not define before it"));
+
+        // A good file loads; without its quantization table, or with its AC table defined only
+        // after the scan, it does not.
+        FlatJpeg grey;
+        grey.levels = {{90}};
+        const std::string good = flat_jpeg(grey);
+        REQUIRE(decode_error(good) == "");
+        const size_t dqt = good.find("\xFF\xDB"), dqt_end = good.find("\xFF\xC0");
+        REQUIRE((dqt != std::string::npos && dqt_end != std::string::npos));
+        std::string no_dqt = good;
+        no_dqt.erase(dqt, dqt_end - dqt);
+        CHECK(contains(decode_error(no_dqt), "uses quantization table 0, which the file does not"));
+        std::string late_ac = good;
+        const size_t ac = late_ac.find(std::string("\xFF\xC4\x00\x14\x10", 5));
+        REQUIRE(ac != std::string::npos);
+        const std::string ac_segment = late_ac.substr(ac, 22);
+        late_ac.erase(ac, 22);
+        late_ac.insert(late_ac.size() - 2, ac_segment);
+        CHECK(contains(decode_error(late_ac), "uses AC Huffman table 0, which the file does not"));
+
+        // Three components, one scan that codes only the first: the others would be left as
+        // whatever memory held.
+        FlatJpeg colour;
+        colour.levels = {{120}, {90}, {160}};
+        std::string one_scan = flat_jpeg(colour);
+        const std::string scan3("\xFF\xDA\x00\x0C\x03\x01\x00\x02\x00\x03\x00\x00\x3F\x00", 14);
+        const size_t sos = one_scan.find(scan3);
+        REQUIRE(sos != std::string::npos);
+        one_scan.replace(sos, scan3.size(),
+                         std::string("\xFF\xDA\x00\x08\x01\x01\x00\x00\x3F\x00", 10));
+        CHECK(contains(decode_error(one_scan), "corrupt JPEG: frame component 2 is in no scan"));
+
+        // An arithmetic-coded frame (SOF9), which stb does not decode, is named as such.
+        std::string arithmetic = good;
+        arithmetic[arithmetic.find("\xFF\xC0") + 1] = '\xC9';
+        CHECK(contains(decode_error(arithmetic),
+                       "unsupported JPEG: its frame (SOF9) is "
+                       "arithmetic-coded"));
+    }
+
     TEST_CASE("EXIF orientation turns the pixels upright (EXIF 2.32, tag 0x0112)") {
         // Stored blocks:   A B C     A..F = 10, 40, 70, 100, 130, 160
         //                  D E F

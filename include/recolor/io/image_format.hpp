@@ -9,7 +9,10 @@
 //   unknown, and stb would read it as YCbCr with an ignored fourth channel;
 // - Apple's CgBI PNG (premultiplied BGR, not a standard PNG);
 // - a JPEG Huffman table of more than 256 codes: stb_image 2.27 (Debian 12's libstb) writes
-//   past its tables on one (found by fuzz/image_fuzzer.cpp).
+//   past its tables on one (found by fuzz/image_fuzzer.cpp);
+// - a JPEG scan that uses a Huffman or quantization table the file never defines, or a frame
+//   component that no scan codes: stb 2.27 does not clear its decoder state, so it would decode
+//   with whatever memory held (the fuzzer found a negative shift that followed from it).
 // The size in the header is checked against the pixel limit as soon as it is read, before any
 // other check. It also reads the EXIF orientation of JPEG (APP1) and PNG (eXIf) files. Every
 // offset is checked against the buffer's size: this code runs on untrusted bytes, before stb
@@ -22,6 +25,7 @@
 #include <string>
 
 #include "recolor/core/error.hpp"
+#include "recolor/io/jpeg_tables.hpp"
 
 namespace recolor::io {
 
@@ -142,7 +146,8 @@ inline size_t entropy_data_end(const unsigned char* data, size_t size, size_t at
 
 // JPEG: every marker segment stb will read, in stb's order (those before the first scan, and
 // those between scans and after the last), up to the end-of-image marker. Frame header, Adobe
-// APP14 and EXIF APP1 are read; Huffman tables are checked.
+// APP14 and EXIF APP1 are read; Huffman tables are checked, and so is that every table a scan
+// uses is defined before it.
 inline void scan_jpeg(const unsigned char* data, size_t size, const std::string& name,
                       long long max_pixels, ImageLayout& layout) {
     const std::string where = "load_image: '" + name + "': ";
@@ -151,6 +156,7 @@ inline void scan_jpeg(const unsigned char* data, size_t size, const std::string&
         "image data; the file was cut short";
     size_t at = 2;  // after SOI
     bool exif_seen = false, scanned = false;
+    JpegTables tables;
     for (;;) {
         // Marker.
         RECOLOR_CHECK(at < size, where << (scanned ? cut_in_data
@@ -163,6 +169,8 @@ inline void scan_jpeg(const unsigned char* data, size_t size, const std::string&
         if (marker == 0xD8 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;
         if (marker == 0xD9) {
             RECOLOR_CHECK(scanned, where << "corrupt JPEG: end-of-image before any image data");
+            const std::string unscanned = tables.check_all_scanned();
+            RECOLOR_CHECK(unscanned.empty(), where << "corrupt JPEG: " << unscanned);
             return;
         }
 
@@ -183,6 +191,13 @@ inline void scan_jpeg(const unsigned char* data, size_t size, const std::string&
             layout.width = read_u16(segment + 3, false);
             layout.jpeg_components = segment[5];
             check_pixels(layout.width, layout.height, max_pixels, name);
+            RECOLOR_CHECK(
+                marker <= 0xC2,
+                where << "unsupported JPEG: its frame (SOF" << marker - 0xC0 << ") is "
+                      << (marker >= 0xC9 ? "arithmetic-coded" : "lossless or hierarchical")
+                      << "; recolor reads Huffman-coded baseline, extended and "
+                         "progressive JPEG");
+            tables.read_frame(marker, segment, segment_size);
         }
         // Huffman tables (T.81 B.2.4.2): each a class/id byte, 16 code counts, the symbols.
         if (marker == 0xC4) {
@@ -197,7 +212,9 @@ inline void scan_jpeg(const unsigned char* data, size_t size, const std::string&
                                     << segment_size - table - 17 << " bytes)");
                 table += 17 + codes;
             }
+            tables.define_huffman(segment, segment_size);
         }
+        if (marker == 0xDB) tables.define_quantization(segment, segment_size);
         // Adobe APP14, read the way stb reads it ("Adobe", a zero byte, then at byte 11).
         if (marker == 0xEE && segment_size >= 12 && std::memcmp(segment, "Adobe\0", 6) == 0) {
             layout.adobe_transform = segment[11];
@@ -211,6 +228,8 @@ inline void scan_jpeg(const unsigned char* data, size_t size, const std::string&
 
         // Start of scan: entropy-coded data follows, up to the next marker.
         if (marker == 0xDA) {
+            const std::string missing = tables.check_scan(segment, segment_size);
+            RECOLOR_CHECK(missing.empty(), where << "corrupt JPEG: " << missing);
             scanned = true;
             at = entropy_data_end(data, size, at);
         }
