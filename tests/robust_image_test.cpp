@@ -364,7 +364,7 @@ TEST_SUITE("robust") {
         CHECK(contains(decode_error(short_table), "corrupt JPEG: a Huffman table claims 3 codes"));
     }
 
-    TEST_CASE("a JPEG scan that uses a table the file never defines is refused") {
+    TEST_CASE("a JPEG that stb would decode from memory it never set is refused") {
         // stb_image 2.27 does not clear its decoder, so a missing table is whatever memory held:
         // CI's fuzzer found this file (DC table 0 defined, its one scan asking for AC table 0
         // too), whose decoding then shifted by a negative count.
@@ -406,6 +406,30 @@ TEST_SUITE("robust") {
         one_scan.replace(sos, scan3.size(),
                          std::string("\xFF\xDA\x00\x08\x01\x01\x00\x00\x3F\x00", 10));
         CHECK(contains(decode_error(one_scan), "corrupt JPEG: frame component 2 is in no scan"));
+
+        // Progressive: a component's first scan must be its first DC scan, where stb clears the
+        // coefficients; here the one scan is an AC scan (spectral selection 1 to 63).
+        std::string ac_first = good;
+        ac_first[ac_first.find("\xFF\xC0") + 1] = '\xC2';
+        const size_t spectral = ac_first.find(std::string("\xFF\xDA\x00\x08\x01\x01\x00\x00", 8));
+        REQUIRE(spectral != std::string::npos);
+        ac_first[spectral + 7] = '\x01';
+        CHECK(contains(decode_error(ac_first),
+                       "a progressive scan of component 1 comes before its first DC scan"));
+
+        // A restart interval (DRI) asks for restart markers in the data; stb stops at the first
+        // one missing. Two MCUs: an interval of 2 needs none, an interval of 1 needs one.
+        FlatJpeg two;
+        two.blocks_wide = 2;
+        two.levels = {{30, 220}};
+        std::string restart = flat_jpeg(two);
+        const size_t frame = restart.find("\xFF\xC0");
+        restart.insert(frame, jpeg_segment(0xDD, bytes_of({0, 2})));
+        CHECK(decode_error(restart) == "");
+        restart[frame + 5] = '\x01';
+        CHECK(contains(decode_error(restart),
+                       "corrupt JPEG: a scan holds 0 restart markers where "
+                       "its restart interval of 1 needs 1"));
 
         // An arithmetic-coded frame (SOF9), which stb does not decode, is named as such.
         std::string arithmetic = good;

@@ -10,9 +10,11 @@
 // - Apple's CgBI PNG (premultiplied BGR, not a standard PNG);
 // - a JPEG Huffman table of more than 256 codes: stb_image 2.27 (Debian 12's libstb) writes
 //   past its tables on one (found by fuzz/image_fuzzer.cpp);
-// - a JPEG scan that uses a Huffman or quantization table the file never defines, or a frame
-//   component that no scan codes: stb 2.27 does not clear its decoder state, so it would decode
-//   with whatever memory held (the fuzzer found a negative shift that followed from it).
+// - a JPEG that stb 2.27 would decode from memory it never set (it does not clear its decoder):
+//   a scan that uses a Huffman or quantization table the file does not define, a component no
+//   scan codes, a progressive component whose first scan is not its first DC scan, a scan with
+//   fewer restart markers than its restart interval needs (stb stops at the first missing one).
+//   The fuzzer found the first as a negative shift in CI.
 // The size in the header is checked against the pixel limit as soon as it is read, before any
 // other check. It also reads the EXIF orientation of JPEG (APP1) and PNG (eXIf) files. Every
 // offset is checked against the buffer's size: this code runs on untrusted bytes, before stb
@@ -131,14 +133,19 @@ inline int exif_orientation(const unsigned char* tiff, size_t size) {
 
 // The end of entropy-coded data that starts at `at`: the first 0xFF (then fill bytes) followed by
 // a marker, as stb's bit reader finds it. Inside the data, 0xFF is followed by 0x00 (a stuffed
-// byte) or a restart marker (D0 to D7). `size` when the data runs to the end of the file.
-inline size_t entropy_data_end(const unsigned char* data, size_t size, size_t at) {
+// byte) or a restart marker (D0 to D7), counted in `restarts`. `size` when the data runs to the
+// end of the file.
+inline size_t entropy_data_end(const unsigned char* data, size_t size, size_t at,
+                               size_t& restarts) {
+    restarts = 0;
     for (size_t i = at; i < size; ++i) {
         if (data[i] != 0xFF) continue;
         size_t next = i + 1;
         while (next < size && data[next] == 0xFF) ++next;
         if (next == size) return size;
-        if (data[next] != 0x00 && !(data[next] >= 0xD0 && data[next] <= 0xD7)) return i;
+        const bool restart = data[next] >= 0xD0 && data[next] <= 0xD7;
+        if (data[next] != 0x00 && !restart) return i;
+        restarts += restart;
         i = next;
     }
     return size;
@@ -215,6 +222,7 @@ inline void scan_jpeg(const unsigned char* data, size_t size, const std::string&
             tables.define_huffman(segment, segment_size);
         }
         if (marker == 0xDB) tables.define_quantization(segment, segment_size);
+        if (marker == 0xDD) tables.define_restart_interval(segment, segment_size);
         // Adobe APP14, read the way stb reads it ("Adobe", a zero byte, then at byte 11).
         if (marker == 0xEE && segment_size >= 12 && std::memcmp(segment, "Adobe\0", 6) == 0) {
             layout.adobe_transform = segment[11];
@@ -231,7 +239,12 @@ inline void scan_jpeg(const unsigned char* data, size_t size, const std::string&
             const std::string missing = tables.check_scan(segment, segment_size);
             RECOLOR_CHECK(missing.empty(), where << "corrupt JPEG: " << missing);
             scanned = true;
-            at = entropy_data_end(data, size, at);
+            size_t restarts = 0;
+            at = entropy_data_end(data, size, at, restarts);
+            RECOLOR_CHECK(restarts >= tables.restarts_needed,
+                          where << "corrupt JPEG: a scan holds " << restarts
+                                << " restart markers where its restart interval of "
+                                << tables.restart_interval << " needs " << tables.restarts_needed);
         }
     }
 }

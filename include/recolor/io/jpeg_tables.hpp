@@ -3,6 +3,7 @@
 // and each scan use of them.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <string>
 
@@ -16,7 +17,10 @@ struct JpegTables {
     bool progressive = false;
     int frame_components = 0;
     unsigned char component_id[4] = {}, component_table[4] = {};
-    bool component_scanned[4] = {};
+    unsigned component_h[4] = {}, component_v[4] = {}, max_h = 1, max_v = 1;
+    bool component_scanned[4] = {}, component_dc_started[4] = {};
+    size_t width = 0, height = 0, restart_interval = 0;
+    size_t restarts_needed = 0;  // by the last scan checked
 
     // DHT (T.81 B.2.4.2): class/id byte, 16 code counts, the symbols.
     void define_huffman(const unsigned char* segment, size_t size) {
@@ -47,16 +51,35 @@ struct JpegTables {
         frame_components = 0;
         const int count = segment[5];
         if (marker > 0xC2 || count > 4 || size < 6 + 3 * static_cast<size_t>(count)) return;
+        height = static_cast<size_t>(segment[1]) << 8 | segment[2];
+        width = static_cast<size_t>(segment[3]) << 8 | segment[4];
+        max_h = max_v = 1;
         for (int c = 0; c < count; ++c) {
             component_id[c] = segment[6 + 3 * c];
+            component_h[c] = segment[7 + 3 * c] >> 4;
+            component_v[c] = segment[7 + 3 * c] & 15;
             component_table[c] = segment[8 + 3 * c];
-            component_scanned[c] = false;
+            component_scanned[c] = component_dc_started[c] = false;
+            if (component_h[c] < 1 || component_h[c] > 4 || component_v[c] < 1 ||
+                component_v[c] > 4) {
+                return;  // stb refuses the sampling factors
+            }
+            max_h = std::max(max_h, component_h[c]);
+            max_v = std::max(max_v, component_v[c]);
         }
         frame_components = count;
     }
-    // SOS (B.2.3): every table its components use must be defined by now. Returns what is
-    // missing, "" when nothing is; a header stb refuses on its own is left to stb.
+    // DRI (B.2.4.4): the number of MCUs between restart markers, 0 for none.
+    void define_restart_interval(const unsigned char* segment, size_t size) {
+        if (size >= 2) restart_interval = static_cast<size_t>(segment[0]) << 8 | segment[1];
+    }
+    // SOS (B.2.3): every table its components use must be defined by now, and in a progressive
+    // frame a component's first scan must be its first DC scan (stb clears the coefficients
+    // there). Returns what is wrong, "" when nothing is; a header stb refuses on its own is left
+    // to stb. Sets restarts_needed, the restart markers the scan's data must hold: stb stops a
+    // scan at the first one missing and leaves the rest of the image as memory held.
     std::string check_scan(const unsigned char* segment, size_t size) {
+        restarts_needed = 0;
         if (size < 1) return "";
         const size_t count = segment[0];
         if (size < 1 + 2 * count + 3) return "";
@@ -79,8 +102,28 @@ struct JpegTables {
             if (quant <= 3 && !quantization[quant]) return table("quantization", quant);
             if (uses_dc && !huffman[0][dc]) return table("DC Huffman", dc);
             if (uses_ac && !huffman[1][ac]) return table("AC Huffman", ac);
+            if (progressive && spectral_start == 0 && approximation_high == 0) {
+                component_dc_started[c] = true;
+            }
+            if (progressive && !component_dc_started[c]) {
+                return "a progressive scan of component " + std::to_string(id) +
+                       " comes before its first DC scan";
+            }
         }
+        if (restart_interval > 0 && count >= 1)
+            restarts_needed = (units(segment, count) - 1) / restart_interval;
         return "";
+    }
+    // The MCUs of a scan (A.2): blocks of its one component, or interleaved MCUs of the frame.
+    size_t units(const unsigned char* segment, size_t count) const {
+        auto blocks = [](size_t pixels) { return (pixels + 7) / 8; };
+        if (count > 1) {
+            return blocks((width + max_h - 1) / max_h) * blocks((height + max_v - 1) / max_v);
+        }
+        int c = 0;
+        while (c < frame_components && component_id[c] != segment[1]) ++c;
+        return blocks((width * component_h[c] + max_h - 1) / max_h) *
+               blocks((height * component_v[c] + max_v - 1) / max_v);
     }
     // At the end of the image: a component that no scan coded has no pixels.
     std::string check_all_scanned() const {
