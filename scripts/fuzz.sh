@@ -3,10 +3,13 @@
 # AddressSanitizer and UndefinedBehaviorSanitizer in build/fuzz, writes a fresh seed corpus, and
 # runs each target for a bounded time. Fails on the first finding; its input is kept in
 # build/fuzz/findings/<target>/ and can be replayed with `build/fuzz/fuzz/<target>_fuzzer FILE`.
-# Usage: scripts/fuzz.sh [seconds per target, default 60]   (BUILD_DIR overrides build/fuzz)
+# Usage: scripts/fuzz.sh [seconds per target, default 60]   (BUILD_DIR overrides build/fuzz;
+# FUZZ_SEED sets libFuzzer's random seed, so that a run can be repeated: .ci/run fixes it, and
+# left unset each run explores anew)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
+seed=${FUZZ_SEED:-0}  # 0: libFuzzer draws one
 build=${BUILD_DIR:-build/fuzz}
 
 # Tools: clang, its libFuzzer and sanitizer runtimes, and its OpenMP (Debian packages).
@@ -31,8 +34,8 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 for target in image checkpoint; do
     mkdir -p "$build/corpus/$target" "$build/findings/$target"
     echo "fuzz: $target for ${seconds}s"
-    "$build/fuzz/${target}_fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-        -artifact_prefix="$build/findings/$target/" -print_final_stats=1 \
+    "$build/fuzz/${target}_fuzzer" -max_total_time="$seconds" -seed="$seed" -timeout=10 \
+        -rss_limit_mb=2048 -artifact_prefix="$build/findings/$target/" -print_final_stats=1 \
         "$build/corpus/$target" "$build/corpus/seeds/$target" 2> "$build/findings/$target.log" \
         || { tail -n 60 "$build/findings/$target.log"; echo "fuzz: $target FAILED"; exit 1; }
     grep -E "^stat::number_of_executed_units|^Done" "$build/findings/$target.log" || true
