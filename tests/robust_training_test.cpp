@@ -520,6 +520,50 @@ TEST_SUITE("robust") {
         CHECK(contains(csv, "quote\"\"d,name.png\","));
     }
 
+    TEST_CASE("recolor: option values that would fail late are refused before any work") {
+        const fs::path program = recolor_program();
+        if (program.empty()) {
+            MESSAGE("skipped: the recolor program is not built beside the tests");
+            return;
+        }
+        ScratchDir dir("cli_options");
+        const fs::path healthy = dir.path / "healthy", diseased = dir.path / "diseased";
+        fs::create_directories(healthy);
+        fs::create_directories(diseased);
+        for (int i = 1; i <= 2; ++i) {
+            io::write_png(healthy / ("leaf_" + std::to_string(i) + ".png"), synthetic_photo(i));
+            io::write_png(diseased / ("leaf_" + std::to_string(i) + ".png"), synthetic_photo(i));
+        }
+        const std::string train = quoted(program) + " train --healthy " + quoted(healthy) +
+                                  " --out " + quoted(dir.path / "model.safetensors");
+        const std::string eval = quoted(program) + " eval --healthy " + quoted(healthy) +
+                                 " --diseased " + quoted(diseased) + " --out " +
+                                 quoted(dir.path / "eval");
+        const std::vector<std::pair<std::string, std::string>> cases = {
+            {train + " --lambda 1e39", "--lambda must be a finite number >= 0"},
+            {train + " --lambda -3", "found -3"},
+            {train + " --lambda nan", "found nan"},
+            {eval + " --threshold-percentile 101", "--threshold-percentile must be in [0, 100]"},
+            {eval + " --threshold-percentile nan", "found nan"},
+            {quoted(program) + " train --healthy " + quoted(healthy) + " --out " + quoted(dir.path),
+             "is a folder; train writes a model file there"},
+            {quoted(program) + " eval --healthy " + quoted(healthy) + " --diseased " +
+                 quoted(healthy) + " --out " + quoted(dir.path / "eval"),
+             "--healthy and --diseased are the same folder"}};
+        for (const auto& [command, message] : cases) {
+            CAPTURE(command);
+            const fs::path log = dir.path / "log.txt";
+            const int status = run_shell(command + " > " + quoted(log) + " 2>&1");
+            const std::string text = read_bytes(log);
+            CAPTURE(text);
+            CHECK(status == 1);
+            CHECK(contains(text, "recolor: error: "));
+            CHECK(contains(text, message));
+            CHECK_FALSE(fs::exists(dir.path / "model.safetensors"));
+            CHECK_FALSE(fs::exists(dir.path / "eval"));
+        }
+    }
+
     TEST_CASE(
         "recolor train: SIGTERM saves, --resume continues, and 1 + 1 epochs equal 2 straight") {
         const fs::path program = recolor_program();

@@ -1,19 +1,17 @@
 // The recolor program's three commands, `train`, `score` and `eval`, for a model on device D.
 // main.cpp parses the command line and runs them on the CPU; cuda_commands.cu, compiled by nvcc
 // where the build has CUDA, instantiates them for CUDA. Images are read, scored and written on
-// the host whatever the device; only the generator and the training steps run on D.
+// the host whatever the device; only the generator and the training steps run on D. Scoring a
+// list of files and writing what it yields is in scoring.hpp.
 #pragma once
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -29,14 +27,12 @@
 #include "recolor/detector/train.hpp"
 #include "recolor/io/dataset.hpp"
 #include "recolor/io/image.hpp"
+#include "scoring.hpp"
 
 namespace recolor::cli {
 
 namespace fs = std::filesystem;
 using namespace recolor::detector;
-
-// Set by SIGINT and SIGTERM: training saves and stops after the current step.
-inline std::atomic<bool> stop_requested{false};
 
 // Options shared by `train` and `eval` (when it trains).
 struct TrainingFlags {
@@ -68,28 +64,11 @@ inline Preset resolve(const TrainingFlags& f) {
     return p;
 }
 
-// An error message as a user reads it: the failed check and its source line, which a
-// RECOLOR_CHECK appends, are kept only with RECOLOR_LOG=debug.
-inline std::string user_message(const std::string& message) {
-    const size_t check = message.rfind(" (check `");
-    if (check == std::string::npos || log_level() >= LogLevel::debug) return message;
-    return message.substr(0, check);
-}
-
-// Writes a whole text file, or throws naming it: a full disk or a folder in the way is an error,
-// not an empty file.
-inline void write_text_file(const fs::path& path, const std::string& text) {
-    std::ofstream file(path, std::ios::trunc);
-    file << text;
-    file.close();
-    RECOLOR_CHECK(file, "cannot write '" << path.string() << "'");
-}
-
 // Refuses, before any work, values that would make a run fail late or mean nothing.
 inline void validate(const Command& c) {
     const double lambda = c.flags.lambda_l1;
-    RECOLOR_CHECK(lambda == -1 || (std::isfinite(lambda) && lambda >= 0),
-                  "--lambda must be a finite number >= 0, found " << lambda);
+    RECOLOR_CHECK(lambda == -1 || (std::isfinite(static_cast<float>(lambda)) && lambda >= 0),
+                  "--lambda must be a finite number >= 0 that fits a float, found " << lambda);
     RECOLOR_CHECK(std::isfinite(c.threshold_percentile) && c.threshold_percentile >= 0 &&
                       c.threshold_percentile <= 100,
                   "--threshold-percentile must be in [0, 100], found " << c.threshold_percentile);
@@ -163,120 +142,6 @@ std::unique_ptr<Pix2Pix<D>> train_model(const std::vector<fs::path>& healthy,
         std::exit(130);
     }
     return model;
-}
-
-// Images named on the command line: files as given, folders expanded. A folder that cannot be
-// listed, or has no images, and an image-named entry that is no readable file (a dangling link,
-// a loop of links, a FIFO) go to `failures`; the rest are still scored.
-inline std::vector<fs::path> expand_inputs(const std::vector<std::string>& inputs,
-                                           std::vector<io::LoadFailure>& failures) {
-    std::vector<fs::path> out;
-    for (const auto& in : inputs) {
-        std::error_code ec;
-        if (!fs::is_directory(in, ec)) {
-            out.push_back(in);
-            continue;
-        }
-        try {
-            for (auto& p : io::list_images(in, &failures)) out.push_back(p);
-        } catch (const std::exception& e) {
-            failures.push_back({in, e.what()});
-        }
-    }
-    return out;
-}
-
-// A unique file stem for each input, for heatmaps/ and panels/.
-inline std::string unique_stem(const fs::path& p, std::set<std::string>& used) {
-    std::string stem = p.stem().string(), name = stem;
-    for (int k = 2; !used.insert(name).second; ++k) name = stem + "_" + std::to_string(k);
-    return name;
-}
-
-struct Scored {
-    fs::path file;
-    ImageScore score;
-    fs::path panel;  // empty when not written
-};
-
-// Scores files in batches, writing heatmaps/ and panels/ under out; failures are reported and
-// counted, never fatal.
-template <typename D>
-std::vector<Scored> score_files(Pix2Pix<D>& model, const std::vector<fs::path>& files,
-                                const fs::path& out, bool training_mode, long& failed,
-                                bool write_images = true) {
-    if (write_images) {
-        fs::create_directories(out / "heatmaps");
-        fs::create_directories(out / "panels");
-    }
-    std::set<std::string> used;
-    std::vector<Scored> results;
-    constexpr size_t batch = 16;
-    for (size_t begin = 0; begin < files.size(); begin += batch) {
-        if (stop_requested) {
-            std::cerr << "recolor: stopped after " << begin << " of " << files.size()
-                      << " images\n";
-            break;
-        }
-        std::vector<io::ImageRgb8> photos;
-        std::vector<fs::path> names;
-        for (size_t i = begin; i < std::min(files.size(), begin + batch); ++i) {
-            try {
-                photos.push_back(io::load_image(files[i]));
-                names.push_back(files[i]);
-            } catch (const std::exception& e) {
-                std::cerr << "recolor: cannot score " << files[i].string() << ": "
-                          << user_message(e.what()) << "\n";
-                ++failed;
-            }
-        }
-        auto scored = score_images(model, photos, training_mode);
-        for (size_t i = 0; i < scored.size(); ++i) {
-            results.push_back({names[i], scored[i].score, {}});
-            if (!write_images) continue;
-            // A heatmap or panel that cannot be written fails that image alone; its score
-            // stays in scores.csv.
-            const std::string stem = unique_stem(names[i], used);
-            try {
-                io::write_png(
-                    out / "heatmaps" / (stem + ".png"),
-                    heatmap_image(scored[i].map, static_cast<int>(model.config.image_size),
-                                  photos[i].width, photos[i].height));
-                io::write_png(out / "panels" / (stem + ".png"), panel_image(scored[i]));
-                results.back().panel = out / "panels" / (stem + ".png");
-            } catch (const std::exception& e) {
-                std::cerr << "recolor: cannot write the images of " << names[i].string() << ": "
-                          << user_message(e.what()) << "\n";
-                ++failed;
-            }
-        }
-    }
-    return results;
-}
-
-// A CSV field: quoted, with quotes inside doubled (RFC 4180).
-inline std::string csv_field(const std::string& text) {
-    std::string out = "\"";
-    for (char ch : text) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-    return out + "\"";
-}
-
-inline void write_scores_csv(const fs::path& path, const std::vector<Scored>& rows,
-                             const std::vector<std::string>& labels = {}) {
-    std::ofstream csv(path);
-    RECOLOR_CHECK(csv, "cannot write '" << path.string() << "'");
-    csv << "file,score,leaf_mean,top1_mean,leaf_fraction,black_background"
-        << (labels.empty() ? "" : ",label") << "\n"
-        << std::setprecision(9);
-    for (size_t i = 0; i < rows.size(); ++i) {
-        const auto& s = rows[i].score;
-        csv << csv_field(rows[i].file.string()) << ',' << s.sum << ',' << s.leaf_mean << ','
-            << s.top1_mean << ',' << s.leaf_fraction << ',' << (s.black_background ? 1 : 0);
-        if (!labels.empty()) csv << ',' << labels[i];
-        csv << "\n";
-    }
-    csv.close();
-    RECOLOR_CHECK(csv, "cannot write '" << path.string() << "'");
 }
 
 template <typename D>
