@@ -353,6 +353,24 @@ TEST_SUITE("robust") {
                        "tensor 'generator.unet.down.weight' expected shape [16, 1, 4, 4], "
                        "found [8, 1, 4, 4]"));
 
+        // Training settings no optimiser accepts: each named with its value.
+        for (const auto& [key, value] : std::vector<std::pair<std::string, double>>{
+                 {"lambda_l1", -5}, {"lr", 0}, {"beta1", -3}, {"beta2", 1}, {"dropout", 1.5}}) {
+            CAPTURE(key);
+            auto bad = file.metadata;
+            auto settings = nlohmann::json::parse(bad["config"]);
+            settings[key] = value;
+            bad["config"] = settings.dump();
+            const fs::path out_of_range = dir.path / "settings.safetensors";
+            rewrite(out_of_range, bad);
+            message = error_of([&] { load_checkpoint(out_of_range); });
+            CAPTURE(message);
+            CHECK(contains(message, "training settings out of range"));
+            std::ostringstream shown;
+            shown << key << " " << value;
+            CHECK(contains(message, shown.str()));
+        }
+
         // A tensor missing.
         const fs::path missing = dir.path / "missing.safetensors";
         rewrite(missing, file.metadata, "discriminator.net.0.bias");

@@ -164,6 +164,11 @@ int run_score(const Command& c) {
                   << "\n";
     long failed = static_cast<long>(unreadable.size());
     auto rows = score_files(*checkpoint.model, files, c.out, c.training_mode, failed);
+    if (stop_requested && rows.empty()) {
+        // Stopped before a score: a scores.csv there from an earlier run stays as it was.
+        std::cout << "stopped before any image was scored\n";
+        return 130;
+    }
     write_scores_csv(fs::path(c.out) / "scores.csv", rows);
     std::cout << "scored " << rows.size() << " images, " << failed << " failed; "
               << (fs::path(c.out) / "scores.csv").string() << "\n";

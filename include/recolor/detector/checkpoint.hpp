@@ -135,6 +135,14 @@ inline void check_config(const Pix2PixConfig& c, const io::SafetensorsFile& file
                   where << "configuration out of range: ngf " << c.ngf << ", ndf " << c.ndf
                         << ", n_layers " << c.n_layers << " (1 to 8), image_size " << c.image_size
                         << " (32 to 4096)");
+    // Training hyperparameters: what the optimisers and losses accept (a resume trains on).
+    auto finite_float = [](double v) { return std::isfinite(static_cast<float>(v)); };
+    RECOLOR_CHECK(finite_float(c.lambda_l1) && c.lambda_l1 >= 0 && finite_float(c.lr) && c.lr > 0 &&
+                      c.beta1 >= 0 && c.beta1 < 1 && c.beta2 >= 0 && c.beta2 < 1 &&
+                      c.dropout >= 0 && c.dropout < 1,
+                  where << "training settings out of range: lambda_l1 " << c.lambda_l1
+                        << " (>= 0), lr " << c.lr << " (> 0), beta1 " << c.beta1 << " and beta2 "
+                        << c.beta2 << " (0 to 1), dropout " << c.dropout << " (0 to 1)");
     expect_shape("generator.unet.down.weight", {c.ngf, 1, 4, 4});
     expect_shape("discriminator.net.0.weight", {c.ndf, 4, 4, 4});
     double weights = 1024.0 * c.ngf * c.ngf * (2.0 + 3.0 * (unet_levels(c.image_size) - 5));
