@@ -485,6 +485,7 @@ TEST_SUITE("robust") {
         cmyk.levels = {{10}, {20}, {30}, {40}};
         write_bytes(photos / "scan.jpg", test_files::flat_jpeg(cmyk));
         write_bytes(photos / "readme.txt", "ignored: not an image extension");
+        write_bytes(photos / "new\nline.png", "a newline in the name");
         fs::create_symlink(photos / "nowhere.png", photos / "dangling.png");
         fs::create_directories(dir.path / "empty_folder");
         io::write_png(dir.path / "quote\"d,name.png", synthetic_photo(3, 20, 20));
@@ -500,7 +501,7 @@ TEST_SUITE("robust") {
         const std::string text = read_bytes(log);
         CAPTURE(text);
         CHECK(status == 1);
-        CHECK(contains(text, "scored 3 images, 6 failed"));
+        CHECK(contains(text, "scored 3 images, 7 failed"));
 
         // Each bad file on exactly one line, with its reason.
         const std::vector<std::pair<std::string, std::string>> bad = {
@@ -509,7 +510,8 @@ TEST_SUITE("robust") {
             {"notes.png", "not a JPEG, PNG or BMP image"},
             {"scan.jpg", "unsupported CMYK JPEG"},
             {"dangling.png", "No such file"},
-            {"empty_folder", "no images"}};
+            {"empty_folder", "no images"},
+            {"new\\nline.png", "not a JPEG, PNG or BMP image"}};  // the newline shown as \n
         for (const auto& [name, reason] : bad) {
             CAPTURE(name);
             std::istringstream lines(text);
@@ -560,6 +562,7 @@ TEST_SUITE("robust") {
         const std::vector<std::pair<std::string, std::string>> cases = {
             {train + " --lambda 1e39", "--lambda must be a finite number >= 0"},
             {train + " --lambda -3", "found -3"},
+            {train + " --lambda -1", "found -1"},
             {train + " --lambda nan", "found nan"},
             {eval + " --threshold-percentile 101", "--threshold-percentile must be in [0, 100]"},
             {eval + " --threshold-percentile nan", "found nan"},

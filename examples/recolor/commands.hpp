@@ -13,6 +13,7 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -39,7 +40,7 @@ struct TrainingFlags {
     std::string preset = "quick";
     long epochs = -1;  // -1: the preset's
     uint64_t seed = 0;
-    double lambda_l1 = -1;
+    std::optional<double> lambda_l1;  // none: the preset's
     bool flip = false, crop = false, resume = false;
 };
 
@@ -59,15 +60,15 @@ struct Command {
 inline Preset resolve(const TrainingFlags& f) {
     Preset p = preset(f.preset);
     if (f.epochs > 0) p.epochs = f.epochs, p.steps = 0;
-    if (f.lambda_l1 >= 0) p.model.lambda_l1 = f.lambda_l1;
+    if (f.lambda_l1) p.model.lambda_l1 = *f.lambda_l1;
     p.model.seed = f.seed;
     return p;
 }
 
 // Refuses, before any work, values that would make a run fail late or mean nothing.
 inline void validate(const Command& c) {
-    const double lambda = c.flags.lambda_l1;
-    RECOLOR_CHECK(lambda == -1 || (std::isfinite(static_cast<float>(lambda)) && lambda >= 0),
+    const double lambda = c.flags.lambda_l1.value_or(0);
+    RECOLOR_CHECK(std::isfinite(static_cast<float>(lambda)) && lambda >= 0,
                   "--lambda must be a finite number >= 0 that fits a float, found " << lambda);
     RECOLOR_CHECK(std::isfinite(c.threshold_percentile) && c.threshold_percentile >= 0 &&
                       c.threshold_percentile <= 100,
@@ -84,9 +85,7 @@ inline void validate(const Command& c) {
 }
 
 inline void report_failures(const std::vector<io::LoadFailure>& failures) {
-    for (const auto& f : failures)
-        std::cerr << "recolor: skipped " << f.path.string() << ": " << user_message(f.reason)
-                  << "\n";
+    for (const auto& f : failures) report_file_failure("skipped", f.path, f.reason);
 }
 
 // Loads and trains (or resumes) a model on the given healthy images; saves to `out`.
@@ -159,9 +158,7 @@ int run_score(const Command& c) {
     Checkpoint<D> checkpoint = load_checkpoint<D>(c.model_path);
     std::vector<io::LoadFailure> unreadable;
     std::vector<fs::path> files = expand_inputs(c.inputs, unreadable);
-    for (const auto& f : unreadable)
-        std::cerr << "recolor: cannot score " << f.path.string() << ": " << user_message(f.reason)
-                  << "\n";
+    for (const auto& f : unreadable) report_file_failure("cannot score", f.path, f.reason);
     long failed = static_cast<long>(unreadable.size());
     auto rows = score_files(*checkpoint.model, files, c.out, c.training_mode, failed);
     if (stop_requested && rows.empty()) {

@@ -34,6 +34,25 @@ inline std::string user_message(const std::string& message) {
     return message.substr(0, check);
 }
 
+// One report line per file, whatever its name holds: control characters (a newline in a file
+// name) are shown escaped, \n or \xNN, so that each failure stays on its own line.
+inline void report_file_failure(const std::string& what, const fs::path& file,
+                                const std::string& reason) {
+    const std::string text = "recolor: " + what + " " + file.string() + ": " + user_message(reason);
+    std::string line;
+    for (unsigned char ch : text) {
+        if (ch == '\n') {
+            line += "\\n";
+        } else if (ch < 0x20 || ch == 0x7F) {
+            static const char hex[] = "0123456789abcdef";
+            line += std::string("\\x") + hex[ch >> 4] + hex[ch & 15];
+        } else {
+            line += static_cast<char>(ch);
+        }
+    }
+    std::cerr << line << "\n";
+}
+
 // Writes a whole text file, or throws naming it: a full disk or a folder in the way is an error,
 // not an empty file.
 inline void write_text_file(const fs::path& path, const std::string& text) {
@@ -103,8 +122,7 @@ std::vector<Scored> score_files(Pix2Pix<D>& model, const std::vector<fs::path>& 
                 photos.push_back(io::load_image(files[i]));
                 names.push_back(files[i]);
             } catch (const std::exception& e) {
-                std::cerr << "recolor: cannot score " << files[i].string() << ": "
-                          << user_message(e.what()) << "\n";
+                report_file_failure("cannot score", files[i], e.what());
                 ++failed;
             }
         }
@@ -123,8 +141,7 @@ std::vector<Scored> score_files(Pix2Pix<D>& model, const std::vector<fs::path>& 
                 io::write_png(out / "panels" / (stem + ".png"), panel_image(scored[i]));
                 results.back().panel = out / "panels" / (stem + ".png");
             } catch (const std::exception& e) {
-                std::cerr << "recolor: cannot write the images of " << names[i].string() << ": "
-                          << user_message(e.what()) << "\n";
+                report_file_failure("cannot write the images of", names[i], e.what());
                 ++failed;
             }
         }
