@@ -431,6 +431,11 @@ TEST_SUITE("robust") {
                        "corrupt JPEG: a scan holds 0 restart markers where "
                        "its restart interval of 1 needs 1"));
 
+        // 12-bit samples (extended JPEG), which stb does not decode, are named as such.
+        std::string twelve_bit = good;
+        twelve_bit[twelve_bit.find("\xFF\xC0") + 4] = '\x0C';
+        CHECK(contains(decode_error(twelve_bit), "unsupported JPEG: 12-bit samples"));
+
         // An arithmetic-coded frame (SOF9), which stb does not decode, is named as such.
         std::string arithmetic = good;
         arithmetic[arithmetic.find("\xFF\xC0") + 1] = '\xC9';

@@ -263,22 +263,20 @@ TEST_SUITE("robust") {
 
     TEST_CASE("a diverging step (learning rate 1e39) never leaves non-finite weights on disk") {
         // One image per epoch, so a checkpoint follows every step. Epoch 1 trains normally; then
-        // the checkpoint's learning rate is raised to 1e39, past float's range: step 2's loss is
-        // finite (computed before the update), and the update makes the weights infinite.
+        // the resumed optimisers' learning rate is raised to 1e39, past float's range (a
+        // checkpoint that says so is refused at load): step 2's loss is finite (computed before
+        // the update), and the update makes the weights infinite.
         ScratchDir dir("diverge");
         const fs::path path = dir.path / "model.safetensors";
         const auto images = training_images(1);
         Pix2Pix<CPU> model(tiny_config());
         TrainState state;
         train(model, images, quiet_options(path, 1), state);
-        io::SafetensorsFile file = io::load_safetensors(path);
-        auto config = nlohmann::json::parse(file.metadata["config"]);
-        config["lr"] = 1e39;
-        file.metadata["config"] = config.dump();
-        io::save_safetensors(path, {file.tensors.begin(), file.tensors.end()}, file.metadata);
         const std::string saved = read_bytes(path);
 
         auto resumed = load_checkpoint(path);
+        resumed.model->generator_optimizer.set_lr(1e39);
+        resumed.model->discriminator_optimizer.set_lr(1e39);
         const std::string message =
             error_of([&] { train(*resumed.model, images, quiet_options(path, 5), resumed.state); });
         CAPTURE(message);
@@ -354,8 +352,14 @@ TEST_SUITE("robust") {
                        "found [8, 1, 4, 4]"));
 
         // Training settings no optimiser accepts: each named with its value.
-        for (const auto& [key, value] : std::vector<std::pair<std::string, double>>{
-                 {"lambda_l1", -5}, {"lr", 0}, {"beta1", -3}, {"beta2", 1}, {"dropout", 1.5}}) {
+        for (const auto& [key, value] :
+             std::vector<std::pair<std::string, double>>{{"lambda_l1", -5},
+                                                         {"lambda_l1", 1e30},
+                                                         {"lr", 0},
+                                                         {"lr", 2},
+                                                         {"beta1", -3},
+                                                         {"beta2", 1},
+                                                         {"dropout", 1.5}}) {
             CAPTURE(key);
             auto bad = file.metadata;
             auto settings = nlohmann::json::parse(bad["config"]);
@@ -369,6 +373,26 @@ TEST_SUITE("robust") {
             std::ostringstream shown;
             shown << key << " " << value;
             CHECK(contains(message, shown.str()));
+        }
+
+        // Settings of the wrong kind: named with their value.
+        for (const auto& [key, value, expected] :
+             std::vector<std::tuple<std::string, nlohmann::json, std::string>>{
+                 {"lr", "0.5", "'lr' must be a number, found \"0.5\""},
+                 {"lambda_l1", false, "'lambda_l1' must be a number, found false"},
+                 {"image_size", 1e30, "'image_size' must be a whole number, found 1e+30"},
+                 {"image_size", 128.9, "'image_size' must be a whole number, found 128.9"},
+                 {"seed", -1, "'seed' must be a whole number >= 0, found -1"}}) {
+            CAPTURE(key);
+            auto bad = file.metadata;
+            auto settings = nlohmann::json::parse(bad["config"]);
+            settings[key] = value;
+            bad["config"] = settings.dump();
+            const fs::path wrong_kind = dir.path / "kind.safetensors";
+            rewrite(wrong_kind, bad);
+            message = error_of([&] { load_checkpoint(wrong_kind); });
+            CAPTURE(message);
+            CHECK(contains(message, "has a bad configuration: " + expected));
         }
 
         // A tensor missing.
@@ -560,7 +584,8 @@ TEST_SUITE("robust") {
                                  " --diseased " + quoted(diseased) + " --out " +
                                  quoted(dir.path / "eval");
         const std::vector<std::pair<std::string, std::string>> cases = {
-            {train + " --lambda 1e39", "--lambda must be a finite number >= 0"},
+            {train + " --lambda 1e39", "--lambda must be a number from 0 to 1e+06, found 1e+39"},
+            {train + " --lambda 1e20", "found 1e+20"},
             {train + " --lambda -3", "found -3"},
             {train + " --lambda -1", "found -1"},
             {train + " --lambda nan", "found nan"},
@@ -568,9 +593,14 @@ TEST_SUITE("robust") {
             {eval + " --threshold-percentile nan", "found nan"},
             {quoted(program) + " train --healthy " + quoted(healthy) + " --out " + quoted(dir.path),
              "is a folder; train writes a model file there"},
+            {quoted(program) + " train --healthy " + quoted(healthy) + " --out " +
+                 quoted(dir.path / "new_folder" / "."),
+             "is a folder; train writes a model file there"},
             {quoted(program) + " eval --healthy " + quoted(healthy) + " --diseased " +
                  quoted(healthy) + " --out " + quoted(dir.path / "eval"),
-             "--healthy and --diseased are the same folder"}};
+             "--healthy and --diseased are the same folder"},
+            {eval + " --model " + quoted(healthy / "leaf_1.png") + " --lambda 5",
+             "eval --model uses a trained model; --lambda is for training one"}};
         for (const auto& [command, message] : cases) {
             CAPTURE(command);
             const fs::path log = dir.path / "log.txt";
@@ -583,6 +613,14 @@ TEST_SUITE("robust") {
             CHECK_FALSE(fs::exists(dir.path / "model.safetensors"));
             CHECK_FALSE(fs::exists(dir.path / "eval"));
         }
+
+        // --resume without the augmentation the run was started with: refused before a step.
+        const fs::path log = dir.path / "augmentation.txt";
+        REQUIRE(run_shell(train + " --epochs 1 --flip > " + quoted(log) + " 2>&1") == 0);
+        const std::string saved = read_bytes(dir.path / "model.safetensors");
+        CHECK(run_shell(train + " --epochs 2 --resume > " + quoted(log) + " 2>&1") == 1);
+        CHECK(contains(read_bytes(log), "the run was started with flip on and crop off"));
+        CHECK(read_bytes(dir.path / "model.safetensors") == saved);
     }
 
     TEST_CASE(

@@ -68,13 +68,15 @@ inline Preset resolve(const TrainingFlags& f) {
 // Refuses, before any work, values that would make a run fail late or mean nothing.
 inline void validate(const Command& c) {
     const double lambda = c.flags.lambda_l1.value_or(0);
-    RECOLOR_CHECK(std::isfinite(static_cast<float>(lambda)) && lambda >= 0,
-                  "--lambda must be a finite number >= 0 that fits a float, found " << lambda);
+    RECOLOR_CHECK(lambda >= 0 && lambda <= max_lambda_l1,
+                  "--lambda must be a number from 0 to " << max_lambda_l1 << ", found " << lambda);
     RECOLOR_CHECK(std::isfinite(c.threshold_percentile) && c.threshold_percentile >= 0 &&
                       c.threshold_percentile <= 100,
                   "--threshold-percentile must be in [0, 100], found " << c.threshold_percentile);
     if (c.kind == Command::Kind::train) {
-        RECOLOR_CHECK(!c.out.empty() && c.out.back() != '/' && !fs::is_directory(c.out),
+        const fs::path last = fs::path(c.out).filename();
+        RECOLOR_CHECK(!c.out.empty() && c.out.back() != '/' && last != "." && last != ".." &&
+                          !fs::is_directory(c.out),
                       "--out '" << c.out << "' is a folder; train writes a model file there");
     }
     if (c.kind == Command::Kind::eval) {

@@ -102,6 +102,16 @@ int main(int argc, char** argv) {
     add_device_flag(eval_cmd, c.device);
 
     CLI11_PARSE(app, argc, argv);
+    // eval --model scores with a model already trained: options that train one would be ignored.
+    if (*eval_cmd && eval_cmd->count("--model") > 0) {
+        for (const char* option :
+             {"--preset", "--epochs", "--lambda", "--flip", "--crop", "--resume"}) {
+            if (eval_cmd->count(option) == 0) continue;
+            std::cerr << "recolor: error: eval --model uses a trained model; " << option
+                      << " is for training one, leave it out\n";
+            return 1;
+        }
+    }
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     c.kind = *train_cmd   ? Command::Kind::train
@@ -110,7 +120,7 @@ int main(int argc, char** argv) {
     try {
         return run(c);
     } catch (const std::exception& e) {
-        std::cerr << "recolor: error: " << cli::user_message(e.what()) << "\n";
+        std::cerr << cli::one_line("recolor: error: " + cli::user_message(e.what())) << "\n";
         return 1;
     }
 }

@@ -29,16 +29,18 @@ inline std::atomic<bool> stop_requested{false};
 // An error message as a user reads it: the failed check and its source line, which a
 // RECOLOR_CHECK appends, are kept only with RECOLOR_LOG=debug.
 inline std::string user_message(const std::string& message) {
+    if (log_level() >= LogLevel::debug) return message;
+    // Only the suffix RECOLOR_CHECK writes, " (check `CONDITION` failed at FILE:LINE)", at the
+    // very end: a file name may hold " (check `" too.
     const size_t check = message.rfind(" (check `");
-    if (check == std::string::npos || log_level() >= LogLevel::debug) return message;
-    return message.substr(0, check);
+    const bool suffix = check != std::string::npos && message.back() == ')' &&
+                        message.find("` failed at ", check) != std::string::npos;
+    return suffix ? message.substr(0, check) : message;
 }
 
-// One report line per file, whatever its name holds: control characters (a newline in a file
-// name) are shown escaped, \n or \xNN, so that each failure stays on its own line.
-inline void report_file_failure(const std::string& what, const fs::path& file,
-                                const std::string& reason) {
-    const std::string text = "recolor: " + what + " " + file.string() + ": " + user_message(reason);
+// A message on one line, whatever the file names in it hold: control characters (a newline in
+// a name) are shown escaped, \n or \xNN.
+inline std::string one_line(const std::string& text) {
     std::string line;
     for (unsigned char ch : text) {
         if (ch == '\n') {
@@ -50,7 +52,14 @@ inline void report_file_failure(const std::string& what, const fs::path& file,
             line += static_cast<char>(ch);
         }
     }
-    std::cerr << line << "\n";
+    return line;
+}
+
+// One report line per file that failed, so that each failure stays on its own line.
+inline void report_file_failure(const std::string& what, const fs::path& file,
+                                const std::string& reason) {
+    std::cerr << one_line("recolor: " + what + " " + file.string() + ": " + user_message(reason))
+              << "\n";
 }
 
 // Writes a whole text file, or throws naming it: a full disk or a folder in the way is an error,

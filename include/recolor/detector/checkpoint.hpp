@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -30,6 +31,8 @@ struct TrainState {
     long epoch = 0;
     long position = 0;
     long step = 0;  // steps since the start of training
+    // The augmentation the run was started with (TrainOptions); a resume must use the same.
+    bool flip = false, crop = false;
 };
 
 inline nlohmann::json config_to_json(const Pix2PixConfig& c) {
@@ -39,18 +42,41 @@ inline nlohmann::json config_to_json(const Pix2PixConfig& c) {
         {"dropout", c.dropout},       {"seed", c.seed}};
 }
 
+// Reads a configuration written by config_to_json; a missing key, or a value of the wrong kind
+// (a string, a fraction where a count belongs, a number past the type's range), is an error
+// naming the key and the value.
 inline Pix2PixConfig config_from_json(const nlohmann::json& j) {
+    auto value = [&](const char* key) -> const nlohmann::json& {
+        RECOLOR_CHECK(j.is_object() && j.contains(key), "no '" << key << "'");
+        return j.at(key);
+    };
+    auto count = [&](const char* key) {
+        const nlohmann::json& v = value(key);
+        RECOLOR_CHECK(v.is_number_integer() &&
+                          (v.is_number_unsigned() ? v.get<uint64_t>() <= (1ULL << 31)
+                                                  : std::llabs(v.get<long long>()) <= (1LL << 31)),
+                      "'" << key << "' must be a whole number, found " << v.dump());
+        return v.get<long>();
+    };
+    auto number = [&](const char* key) {
+        const nlohmann::json& v = value(key);
+        RECOLOR_CHECK(v.is_number(), "'" << key << "' must be a number, found " << v.dump());
+        return v.get<double>();
+    };
     Pix2PixConfig c;
-    c.image_size = j.at("image_size").get<long>();
-    c.ngf = j.at("ngf").get<long>();
-    c.ndf = j.at("ndf").get<long>();
-    c.n_layers = j.at("n_layers").get<long>();
-    c.lambda_l1 = j.at("lambda_l1").get<double>();
-    c.lr = j.at("lr").get<double>();
-    c.beta1 = j.at("beta1").get<double>();
-    c.beta2 = j.at("beta2").get<double>();
-    c.dropout = j.at("dropout").get<float>();
-    c.seed = j.at("seed").get<uint64_t>();
+    c.image_size = count("image_size");
+    c.ngf = count("ngf");
+    c.ndf = count("ndf");
+    c.n_layers = count("n_layers");
+    c.lambda_l1 = number("lambda_l1");
+    c.lr = number("lr");
+    c.beta1 = number("beta1");
+    c.beta2 = number("beta2");
+    c.dropout = static_cast<float>(number("dropout"));
+    const nlohmann::json& seed = value("seed");
+    RECOLOR_CHECK(seed.is_number_unsigned(),
+                  "'seed' must be a whole number >= 0, found " << seed.dump());
+    c.seed = seed.get<uint64_t>();
     return c;
 }
 
@@ -136,13 +162,13 @@ inline void check_config(const Pix2PixConfig& c, const io::SafetensorsFile& file
                         << ", n_layers " << c.n_layers << " (1 to 8), image_size " << c.image_size
                         << " (32 to 4096)");
     // Training hyperparameters: what the optimisers and losses accept (a resume trains on).
-    auto finite_float = [](double v) { return std::isfinite(static_cast<float>(v)); };
-    RECOLOR_CHECK(finite_float(c.lambda_l1) && c.lambda_l1 >= 0 && finite_float(c.lr) && c.lr > 0 &&
+    RECOLOR_CHECK(c.lambda_l1 >= 0 && c.lambda_l1 <= max_lambda_l1 && c.lr > 0 && c.lr <= max_lr &&
                       c.beta1 >= 0 && c.beta1 < 1 && c.beta2 >= 0 && c.beta2 < 1 &&
                       c.dropout >= 0 && c.dropout < 1,
-                  where << "training settings out of range: lambda_l1 " << c.lambda_l1
-                        << " (>= 0), lr " << c.lr << " (> 0), beta1 " << c.beta1 << " and beta2 "
-                        << c.beta2 << " (0 to 1), dropout " << c.dropout << " (0 to 1)");
+                  where << "training settings out of range: lambda_l1 " << c.lambda_l1 << " (0 to "
+                        << max_lambda_l1 << "), lr " << c.lr << " (above 0, at most " << max_lr
+                        << "), beta1 " << c.beta1 << " and beta2 " << c.beta2
+                        << " (0 to 1), dropout " << c.dropout << " (0 to 1)");
     expect_shape("generator.unet.down.weight", {c.ngf, 1, 4, 4});
     expect_shape("discriminator.net.0.weight", {c.ndf, 4, 4, 4});
     double weights = 1024.0 * c.ngf * c.ngf * (2.0 + 3.0 * (unet_levels(c.image_size) - 5));
@@ -177,6 +203,7 @@ void save_checkpoint(const std::filesystem::path& path, Pix2Pix<D>& model,
         {"generator_adam_steps", std::to_string(model.generator_optimizer.steps())},
         {"discriminator_adam_steps", std::to_string(model.discriminator_optimizer.steps())},
         {"dropout_calls", dropout_calls.dump()},
+        {"augmentation", nlohmann::json{{"flip", state.flip}, {"crop", state.crop}}.dump()},
     };
     const detail::Named tensors = detail::host_tensors(detail::checkpoint_tensors(model));
     // Only finite weights are written: a step whose loss was finite can still leave infinite
@@ -230,6 +257,15 @@ Checkpoint<D> load_checkpoint(const std::filesystem::path& path) {
         generator_steps = std::stol(meta("generator_adam_steps"));
         discriminator_steps = std::stol(meta("discriminator_adam_steps"));
         calls = nlohmann::json::parse(meta("dropout_calls"));
+        // Absent from checkpoints written before it was saved: those runs had no augmentation
+        // recorded, and are read as without.
+        if (file.metadata.count("augmentation")) {
+            const nlohmann::json augmentation = nlohmann::json::parse(meta("augmentation"));
+            out.state.flip = augmentation.at("flip").get<bool>();
+            out.state.crop = augmentation.at("crop").get<bool>();
+        }
+    } catch (const Error& e) {
+        throw Error("load_checkpoint: '" + name + "' has a bad configuration: " + e.what());
     } catch (const nlohmann::json::exception& e) {
         throw Error("load_checkpoint: '" + name + "' has a bad configuration: " + e.what());
     } catch (const std::logic_error& e) {

@@ -29,6 +29,12 @@ struct Pix2PixConfig {
     uint64_t seed = 0;
 };
 
+// The largest L1 weight and learning rate a run accepts (the CLI's --lambda, a checkpoint's
+// settings). An L1 weight near 1e19 makes Adam's squared gradients overflow float, and a
+// learning rate past 1 only diverges; these bounds are far inside both.
+inline constexpr double max_lambda_l1 = 1e6;
+inline constexpr double max_lr = 1;
+
 // The U-Net's depth: one halving per level down to 1x1 (8 levels at 256 px).
 inline long unet_levels(long image_size) {
     long levels = 0;

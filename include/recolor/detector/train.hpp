@@ -149,6 +149,15 @@ TrainResult train(Pix2Pix<D>& model, const std::vector<TrainingImage>& images,
     RECOLOR_CHECK(
         slack >= 0 && (options.crop || slack == 0),
         "train: images are " << images[0].gray.dim(2) << " px for a " << size << " px model");
+    // A run goes on with the augmentation it was started with: flips change each epoch's plan
+    // and crops the images' size, so a resume without them would be another run.
+    if (state.step == 0) {
+        state.flip = options.flip, state.crop = options.crop;
+    }
+    RECOLOR_CHECK(state.flip == options.flip && state.crop == options.crop,
+                  "train: the run was started with flip "
+                      << (state.flip ? "on" : "off") << " and crop " << (state.crop ? "on" : "off")
+                      << "; resume it with the same");
     const long count = static_cast<long>(images.size());
     TrainResult result;
 

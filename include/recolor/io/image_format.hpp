@@ -204,6 +204,8 @@ inline void scan_jpeg(const unsigned char* data, size_t size, const std::string&
                       << (marker >= 0xC9 ? "arithmetic-coded" : "lossless or hierarchical")
                       << "; recolor reads Huffman-coded baseline, extended and "
                          "progressive JPEG");
+            RECOLOR_CHECK(segment[0] == 8, where << "unsupported JPEG: " << int{segment[0]}
+                                                 << "-bit samples; recolor reads 8-bit JPEG");
             tables.read_frame(marker, segment, segment_size);
         }
         // Huffman tables (T.81 B.2.4.2): each a class/id byte, 16 code counts, the symbols.

@@ -110,8 +110,10 @@ struct JpegTables {
                        " comes before its first DC scan";
             }
         }
-        if (restart_interval > 0 && count >= 1)
-            restarts_needed = (units(segment, count) - 1) / restart_interval;
+        if (restart_interval > 0 && count >= 1) {
+            const size_t mcus = units(segment, count);  // 0 with a height set later (DNL)
+            restarts_needed = mcus > 0 ? (mcus - 1) / restart_interval : 0;
+        }
         return "";
     }
     // The MCUs of a scan (A.2): blocks of its one component, or interleaved MCUs of the frame.

@@ -62,6 +62,8 @@ class Adam {
     long steps() const { return steps_; }
     void set_steps(long steps) { steps_ = steps; }
     const AdamOptions& options() const { return options_; }
+    // The learning rate from the next step on (a schedule sets it between steps).
+    void set_lr(double lr) { options_.lr = lr; }
     const std::vector<TensorType>& exp_avg() const { return exp_avg_; }
     const std::vector<TensorType>& exp_avg_sq() const { return exp_avg_sq_; }
 
