@@ -104,12 +104,12 @@ std::unique_ptr<Pix2Pix<D>> train_model(const std::vector<fs::path>& healthy,
         const Pix2PixConfig& was = c.model->config;
         RECOLOR_CHECK(was.seed == p.model.seed && was.image_size == p.model.image_size &&
                           was.ngf == p.model.ngf && was.lambda_l1 == p.model.lambda_l1,
-                      "--resume: '" << out.string() << "' was started with seed " << was.seed
-                                    << ", " << was.image_size << " px, ngf " << was.ngf
-                                    << ", lambda " << was.lambda_l1 << "; this command asks for "
-                                    << p.model.seed << ", " << p.model.image_size << " px, ngf "
-                                    << p.model.ngf << ", lambda " << p.model.lambda_l1
-                                    << " (resume with the options it was started with)");
+                      std::setprecision(15)
+                          << "--resume: '" << out.string() << "' was started with seed " << was.seed
+                          << ", " << was.image_size << " px, ngf " << was.ngf << ", lambda "
+                          << was.lambda_l1 << "; this command asks for " << p.model.seed << ", "
+                          << p.model.image_size << " px, ngf " << p.model.ngf << ", lambda "
+                          << p.model.lambda_l1 << " (resume with the options it was started with)");
         model = std::move(c.model);
         state = c.state;
         std::cerr << "recolor: resuming " << out.string() << " at epoch " << state.epoch

@@ -25,7 +25,7 @@ void add_training_flags(CLI::App* app, cli::TrainingFlags& f) {
                     "quick (a 2-core CPU, minutes) or paper (the published setup)")
         ->check(CLI::IsMember({"quick", "paper"}));
     app->add_option("--epochs", f.epochs, "epochs (default: the preset's)")
-        ->check(CLI::PositiveNumber);
+        ->check(CLI::Range(1L, 1000000L));
     app->add_option("--seed", f.seed, "seed of the split, the initialisation and the data order");
     app->add_option("--lambda", f.lambda_l1, "weight of the L1 term (default: the preset's)");
     app->add_flag("--flip", f.flip, "random left-right flips");
