@@ -285,6 +285,40 @@ TEST_SUITE("robust") {
         CHECK(all_finite(io::load_safetensors(path)));
     }
 
+    TEST_CASE("a resume keeps the run's augmentation; one not recorded takes the resume's") {
+        ScratchDir dir("augmentation");
+        const fs::path path = dir.path / "model.safetensors";
+        const auto images = training_images(2);
+        Pix2Pix<CPU> model(tiny_config());
+        TrainState state;
+        TrainOptions options = quiet_options(path, 1);
+        options.flip = true;
+        train(model, images, options, state);
+        io::SafetensorsFile file = io::load_safetensors(path);
+        CHECK(file.metadata.at("augmentation") == R"({"crop":false,"flip":true})");
+
+        // Other augmentation than the run's: refused before a step.
+        auto resumed = load_checkpoint(path);
+        CHECK(resumed.state.augmentation_known);
+        const std::string message =
+            error_of([&] { train(*resumed.model, images, quiet_options(path, 2), resumed.state); });
+        CHECK(contains(message, "the run was started with flip on and crop off"));
+        CHECK(resumed.state.step == 2);
+
+        // A checkpoint from before the augmentation was saved: the resume's is taken and
+        // recorded from then on.
+        file.metadata.erase("augmentation");
+        io::save_safetensors(path, {file.tensors.begin(), file.tensors.end()}, file.metadata);
+        auto old = load_checkpoint(path);
+        CHECK_FALSE(old.state.augmentation_known);
+        TrainOptions more = quiet_options(path, 2);
+        more.crop = true;  // 32 px images for a 32 px model: crops of size 0 slack, allowed
+        train(*old.model, images, more, old.state);
+        CHECK(old.state.step == 4);
+        CHECK(io::load_safetensors(path).metadata.at("augmentation") ==
+              R"({"crop":true,"flip":false})");
+    }
+
     TEST_CASE("truncated, corrupt and mismatched checkpoints fail with what mismatched") {
         ScratchDir dir("checkpoints");
         const fs::path good = dir.path / "good.safetensors";
@@ -380,8 +414,10 @@ TEST_SUITE("robust") {
              std::vector<std::tuple<std::string, nlohmann::json, std::string>>{
                  {"lr", "0.5", "'lr' must be a number, found \"0.5\""},
                  {"lambda_l1", false, "'lambda_l1' must be a number, found false"},
-                 {"image_size", 1e30, "'image_size' must be a whole number, found 1e+30"},
-                 {"image_size", 128.9, "'image_size' must be a whole number, found 128.9"},
+                 {"image_size", 1e30,
+                  "'image_size' must be a whole number up to 2^31, found 1e+30"},
+                 {"image_size", 128.9,
+                  "'image_size' must be a whole number up to 2^31, found 128.9"},
                  {"seed", -1, "'seed' must be a whole number >= 0, found -1"}}) {
             CAPTURE(key);
             auto bad = file.metadata;
@@ -510,6 +546,7 @@ TEST_SUITE("robust") {
         write_bytes(photos / "scan.jpg", test_files::flat_jpeg(cmyk));
         write_bytes(photos / "readme.txt", "ignored: not an image extension");
         write_bytes(photos / "new\nline.png", "a newline in the name");
+        write_bytes(dir.path / "jk (check `z` failed at q:1)", "junk");
         fs::create_symlink(photos / "nowhere.png", photos / "dangling.png");
         fs::create_directories(dir.path / "empty_folder");
         io::write_png(dir.path / "quote\"d,name.png", synthetic_photo(3, 20, 20));
@@ -517,15 +554,15 @@ TEST_SUITE("robust") {
         Pix2Pix<CPU> model(tiny_config());
         save_checkpoint(dir.path / "model.safetensors", model, TrainState{});
         const fs::path out = dir.path / "out", log = dir.path / "log.txt";
-        const int status =
-            run_shell(quoted(program) + " score --model " + quoted(dir.path / "model.safetensors") +
-                      " --out " + quoted(out) + " " + quoted(photos) + " " +
-                      quoted(dir.path / "empty_folder") + " " +
-                      quoted(dir.path / "quote\"d,name.png") + " > " + quoted(log) + " 2>&1");
+        const int status = run_shell(
+            quoted(program) + " score --model " + quoted(dir.path / "model.safetensors") +
+            " --out " + quoted(out) + " " + quoted(photos) + " " +
+            quoted(dir.path / "empty_folder") + " " + quoted(dir.path / "quote\"d,name.png") + " " +
+            quoted(dir.path / "jk (check `z` failed at q:1)") + " > " + quoted(log) + " 2>&1");
         const std::string text = read_bytes(log);
         CAPTURE(text);
         CHECK(status == 1);
-        CHECK(contains(text, "scored 3 images, 7 failed"));
+        CHECK(contains(text, "scored 3 images, 8 failed"));
 
         // Each bad file on exactly one line, with its reason.
         const std::vector<std::pair<std::string, std::string>> bad = {
@@ -535,7 +572,9 @@ TEST_SUITE("robust") {
             {"scan.jpg", "unsupported CMYK JPEG"},
             {"dangling.png", "No such file"},
             {"empty_folder", "no images"},
-            {"new\\nline.png", "not a JPEG, PNG or BMP image"}};  // the newline shown as \n
+            {"new\\nline.png", "not a JPEG, PNG or BMP image"},  // the newline shown as \n
+            // A name that looks like the suffix a failed check adds keeps its reason.
+            {"jk (check `z` failed at q:1)", "is not a JPEG, PNG or BMP image"}};
         for (const auto& [name, reason] : bad) {
             CAPTURE(name);
             std::istringstream lines(text);
@@ -619,7 +658,7 @@ TEST_SUITE("robust") {
         REQUIRE(run_shell(train + " --epochs 1 --flip > " + quoted(log) + " 2>&1") == 0);
         const std::string saved = read_bytes(dir.path / "model.safetensors");
         CHECK(run_shell(train + " --epochs 2 --resume > " + quoted(log) + " 2>&1") == 1);
-        CHECK(contains(read_bytes(log), "the run was started with flip on and crop off"));
+        CHECK(contains(read_bytes(log), "was started with --flip and without --crop"));
         CHECK(read_bytes(dir.path / "model.safetensors") == saved);
     }
 

@@ -68,8 +68,9 @@ inline Preset resolve(const TrainingFlags& f) {
 // Refuses, before any work, values that would make a run fail late or mean nothing.
 inline void validate(const Command& c) {
     const double lambda = c.flags.lambda_l1.value_or(0);
-    RECOLOR_CHECK(lambda >= 0 && lambda <= max_lambda_l1,
-                  "--lambda must be a number from 0 to " << max_lambda_l1 << ", found " << lambda);
+    RECOLOR_CHECK(lambda >= 0 && lambda <= max_lambda_l1, "--lambda must be a number from 0 to "
+                                                              << exact(max_lambda_l1) << ", found "
+                                                              << exact(lambda));
     RECOLOR_CHECK(std::isfinite(c.threshold_percentile) && c.threshold_percentile >= 0 &&
                       c.threshold_percentile <= 100,
                   "--threshold-percentile must be in [0, 100], found " << c.threshold_percentile);
@@ -104,12 +105,19 @@ std::unique_ptr<Pix2Pix<D>> train_model(const std::vector<fs::path>& healthy,
         const Pix2PixConfig& was = c.model->config;
         RECOLOR_CHECK(was.seed == p.model.seed && was.image_size == p.model.image_size &&
                           was.ngf == p.model.ngf && was.lambda_l1 == p.model.lambda_l1,
-                      std::setprecision(15)
-                          << "--resume: '" << out.string() << "' was started with seed " << was.seed
-                          << ", " << was.image_size << " px, ngf " << was.ngf << ", lambda "
-                          << was.lambda_l1 << "; this command asks for " << p.model.seed << ", "
-                          << p.model.image_size << " px, ngf " << p.model.ngf << ", lambda "
-                          << p.model.lambda_l1 << " (resume with the options it was started with)");
+                      "--resume: '"
+                          << out.string() << "' was started with seed " << was.seed << ", "
+                          << was.image_size << " px, ngf " << was.ngf << ", lambda "
+                          << exact(was.lambda_l1) << "; this command asks for " << p.model.seed
+                          << ", " << p.model.image_size << " px, ngf " << p.model.ngf << ", lambda "
+                          << exact(p.model.lambda_l1)
+                          << " (resume with the options it was started with)");
+        const TrainState& run = c.state;
+        RECOLOR_CHECK(!run.augmentation_known || (run.flip == flags.flip && run.crop == flags.crop),
+                      "--resume: '" << out.string() << "' was started with"
+                                    << (run.flip ? "" : "out") << " --flip and with"
+                                    << (run.crop ? "" : "out")
+                                    << " --crop; resume it the same way");
         model = std::move(c.model);
         state = c.state;
         std::cerr << "recolor: resuming " << out.string() << " at epoch " << state.epoch

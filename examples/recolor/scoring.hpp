@@ -32,19 +32,28 @@ inline std::string user_message(const std::string& message) {
     if (log_level() >= LogLevel::debug) return message;
     // Only the suffix RECOLOR_CHECK writes, " (check `CONDITION` failed at FILE:LINE)", at the
     // very end: a file name may hold " (check `" too.
+    // Its last part, FILE:LINE), holds no quote or space, and ends in digits.
     const size_t check = message.rfind(" (check `");
-    const bool suffix = check != std::string::npos && message.back() == ')' &&
-                        message.find("` failed at ", check) != std::string::npos;
+    const size_t at = message.rfind("` failed at ");
+    if (check == std::string::npos || at == std::string::npos || at < check) return message;
+    const std::string place = message.substr(at + 12);
+    const size_t colon = place.rfind(':');
+    const bool suffix = place.size() >= 4 && place.back() == ')' && colon != std::string::npos &&
+                        colon + 2 < place.size() &&
+                        place.find_first_of("'\" ") == std::string::npos &&
+                        place.find_first_not_of("0123456789", colon + 1) == place.size() - 1;
     return suffix ? message.substr(0, check) : message;
 }
 
 // A message on one line, whatever the file names in it hold: control characters (a newline in
-// a name) are shown escaped, \n or \xNN.
+// a name) are shown escaped, \n or \xNN, and a backslash as \\ so that the two cannot be confused.
 inline std::string one_line(const std::string& text) {
     std::string line;
     for (unsigned char ch : text) {
         if (ch == '\n') {
             line += "\\n";
+        } else if (ch == '\\') {
+            line += "\\\\";
         } else if (ch < 0x20 || ch == 0x7F) {
             static const char hex[] = "0123456789abcdef";
             line += std::string("\\x") + hex[ch >> 4] + hex[ch & 15];

@@ -2,6 +2,7 @@
 // and file:line, so a message always says where and why.
 #pragma once
 
+#include <charconv>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -25,6 +26,14 @@ namespace detail {
 }
 
 }  // namespace detail
+
+// A number for a message, in the fewest digits that read back as the same double: 0.1 is "0.1",
+// and 1000000.0000001 is not shown as 1e+06 beside a limit of 1e+06.
+inline std::string exact(double value) {
+    char text[32];
+    const auto result = std::to_chars(text, text + sizeof text, value);
+    return std::string(text, result.ptr);
+}
 
 // Formats a shape as [2, 3, 4].
 inline std::string shape_string(const std::vector<long>& shape) {

@@ -32,7 +32,9 @@ struct TrainState {
     long position = 0;
     long step = 0;  // steps since the start of training
     // The augmentation the run was started with (TrainOptions); a resume must use the same.
+    // A checkpoint written before it was recorded leaves it unknown: the resume's is taken.
     bool flip = false, crop = false;
+    bool augmentation_known = true;
 };
 
 inline nlohmann::json config_to_json(const Pix2PixConfig& c) {
@@ -55,7 +57,7 @@ inline Pix2PixConfig config_from_json(const nlohmann::json& j) {
         RECOLOR_CHECK(v.is_number_integer() &&
                           (v.is_number_unsigned() ? v.get<uint64_t>() <= (1ULL << 31)
                                                   : std::llabs(v.get<long long>()) <= (1LL << 31)),
-                      "'" << key << "' must be a whole number, found " << v.dump());
+                      "'" << key << "' must be a whole number up to 2^31, found " << v.dump());
         return v.get<long>();
     };
     auto number = [&](const char* key) {
@@ -165,10 +167,11 @@ inline void check_config(const Pix2PixConfig& c, const io::SafetensorsFile& file
     RECOLOR_CHECK(c.lambda_l1 >= 0 && c.lambda_l1 <= max_lambda_l1 && c.lr > 0 && c.lr <= max_lr &&
                       c.beta1 >= 0 && c.beta1 < 1 && c.beta2 >= 0 && c.beta2 < 1 &&
                       c.dropout >= 0 && c.dropout < 1,
-                  where << "training settings out of range: lambda_l1 " << c.lambda_l1 << " (0 to "
-                        << max_lambda_l1 << "), lr " << c.lr << " (above 0, at most " << max_lr
-                        << "), beta1 " << c.beta1 << " and beta2 " << c.beta2
-                        << " (0 to 1), dropout " << c.dropout << " (0 to 1)");
+                  where << "training settings out of range: lambda_l1 " << exact(c.lambda_l1)
+                        << " (0 to " << exact(max_lambda_l1) << "), lr " << exact(c.lr)
+                        << " (above 0, at most " << exact(max_lr) << "), beta1 " << exact(c.beta1)
+                        << " and beta2 " << exact(c.beta2) << " (0 to 1), dropout "
+                        << exact(c.dropout) << " (0 to 1)");
     expect_shape("generator.unet.down.weight", {c.ngf, 1, 4, 4});
     expect_shape("discriminator.net.0.weight", {c.ndf, 4, 4, 4});
     double weights = 1024.0 * c.ngf * c.ngf * (2.0 + 3.0 * (unet_levels(c.image_size) - 5));
@@ -250,22 +253,30 @@ Checkpoint<D> load_checkpoint(const std::filesystem::path& path) {
     long generator_steps = 0, discriminator_steps = 0;
     nlohmann::json calls;
     try {
-        config = config_from_json(nlohmann::json::parse(meta("config")));
+        try {
+            config = config_from_json(nlohmann::json::parse(meta("config")));
+        } catch (const Error& e) {
+            throw Error("load_checkpoint: '" + name + "' has a bad configuration: " + e.what());
+        }
         out.state.epoch = std::stol(meta("epoch"));
         out.state.position = std::stol(meta("position"));
         out.state.step = std::stol(meta("step"));
         generator_steps = std::stol(meta("generator_adam_steps"));
         discriminator_steps = std::stol(meta("discriminator_adam_steps"));
         calls = nlohmann::json::parse(meta("dropout_calls"));
-        // Absent from checkpoints written before it was saved: those runs had no augmentation
-        // recorded, and are read as without.
-        if (file.metadata.count("augmentation")) {
-            const nlohmann::json augmentation = nlohmann::json::parse(meta("augmentation"));
-            out.state.flip = augmentation.at("flip").get<bool>();
-            out.state.crop = augmentation.at("crop").get<bool>();
+        // Absent from checkpoints written before it was saved: unknown.
+        out.state.augmentation_known = file.metadata.count("augmentation") > 0;
+        if (out.state.augmentation_known) {
+            const auto augmentation = nlohmann::json::parse(meta("augmentation"), nullptr, false);
+            RECOLOR_CHECK(augmentation.is_object() && augmentation.contains("flip") &&
+                              augmentation.contains("crop") && augmentation["flip"].is_boolean() &&
+                              augmentation["crop"].is_boolean(),
+                          "load_checkpoint: '" << name << "': 'augmentation' must be "
+                                               << R"({"flip": true or false, "crop": ...}, found )"
+                                               << meta("augmentation"));
+            out.state.flip = augmentation["flip"].template get<bool>();
+            out.state.crop = augmentation["crop"].template get<bool>();
         }
-    } catch (const Error& e) {
-        throw Error("load_checkpoint: '" + name + "' has a bad configuration: " + e.what());
     } catch (const nlohmann::json::exception& e) {
         throw Error("load_checkpoint: '" + name + "' has a bad configuration: " + e.what());
     } catch (const std::logic_error& e) {

@@ -151,8 +151,8 @@ TrainResult train(Pix2Pix<D>& model, const std::vector<TrainingImage>& images,
         "train: images are " << images[0].gray.dim(2) << " px for a " << size << " px model");
     // A run goes on with the augmentation it was started with: flips change each epoch's plan
     // and crops the images' size, so a resume without them would be another run.
-    if (state.step == 0) {
-        state.flip = options.flip, state.crop = options.crop;
+    if (state.step == 0 || !state.augmentation_known) {
+        state.flip = options.flip, state.crop = options.crop, state.augmentation_known = true;
     }
     RECOLOR_CHECK(state.flip == options.flip && state.crop == options.crop,
                   "train: the run was started with flip "
