@@ -385,6 +385,17 @@ TEST_SUITE("robust") {
                        "tensor 'generator.unet.down.weight' expected shape [16, 1, 4, 4], "
                        "found [8, 1, 4, 4]"));
 
+        // A configuration setting changed, loaded: the error.
+        auto error_with = [&](const std::string& key, const nlohmann::json& value) {
+            auto changed = file.metadata;
+            auto settings = nlohmann::json::parse(changed["config"]);
+            settings[key] = value;
+            changed["config"] = settings.dump();
+            const fs::path path = dir.path / "setting.safetensors";
+            rewrite(path, changed);
+            return error_of([&] { load_checkpoint(path); });
+        };
+
         // Training settings no optimiser accepts: each named with its value.
         for (const auto& [key, value] :
              std::vector<std::pair<std::string, double>>{{"lambda_l1", -5},
@@ -395,13 +406,7 @@ TEST_SUITE("robust") {
                                                          {"beta2", 1},
                                                          {"dropout", 1.5}}) {
             CAPTURE(key);
-            auto bad = file.metadata;
-            auto settings = nlohmann::json::parse(bad["config"]);
-            settings[key] = value;
-            bad["config"] = settings.dump();
-            const fs::path out_of_range = dir.path / "settings.safetensors";
-            rewrite(out_of_range, bad);
-            message = error_of([&] { load_checkpoint(out_of_range); });
+            message = error_with(key, value);
             CAPTURE(message);
             CHECK(contains(message, "training settings out of range"));
             std::ostringstream shown;
@@ -420,13 +425,7 @@ TEST_SUITE("robust") {
                   "'image_size' must be a whole number up to 2^31, found 128.9"},
                  {"seed", -1, "'seed' must be a whole number >= 0, found -1"}}) {
             CAPTURE(key);
-            auto bad = file.metadata;
-            auto settings = nlohmann::json::parse(bad["config"]);
-            settings[key] = value;
-            bad["config"] = settings.dump();
-            const fs::path wrong_kind = dir.path / "kind.safetensors";
-            rewrite(wrong_kind, bad);
-            message = error_of([&] { load_checkpoint(wrong_kind); });
+            message = error_with(key, value);
             CAPTURE(message);
             CHECK(contains(message, "has a bad configuration: " + expected));
         }
