@@ -285,7 +285,7 @@ TEST_SUITE("robust") {
         CHECK(all_finite(io::load_safetensors(path)));
     }
 
-    TEST_CASE("a resume keeps the run's augmentation; one not recorded takes the resume's") {
+    TEST_CASE("a resume keeps the run's augmentation, and one not recorded takes the resume's") {
         ScratchDir dir("augmentation");
         const fs::path path = dir.path / "model.safetensors";
         const auto images = training_images(2);
