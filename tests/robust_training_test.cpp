@@ -652,6 +652,27 @@ TEST_SUITE("robust") {
             CHECK_FALSE(fs::exists(dir.path / "eval"));
         }
 
+        // Command-line errors (CLI11's checks): status 2, one line, control characters escaped.
+        const std::vector<std::pair<std::string, std::string>> usage = {
+            {train + " --seed -1", "--seed: must be a whole number from 0 to"},
+            {train + " --seed 18446744073709551616", "found 18446744073709551616"},
+            {train + " --seed 7x", "found 7x"},
+            {train + " --epochs 0", "--epochs: Value 0 not in range"},
+            {train + " --preset \"$(printf 'q\\033[31m')\"", "--preset: q\\x1b[31m not in"},
+            {train + " --no-such-option", "--no-such-option"}};
+        for (const auto& [command, message] : usage) {
+            CAPTURE(command);
+            const fs::path log = dir.path / "log.txt";
+            const int status = run_shell(command + " > " + quoted(log) + " 2>&1");
+            const std::string text = read_bytes(log);
+            CAPTURE(text);
+            CHECK(status == 2);
+            CHECK(text.rfind("recolor: error: ", 0) == 0);
+            CHECK(contains(text, message));
+            CHECK(text.find('\033') == std::string::npos);
+            CHECK_FALSE(fs::exists(dir.path / "model.safetensors"));
+        }
+
         // --resume without the augmentation the run was started with: refused before a step.
         const fs::path log = dir.path / "augmentation.txt";
         REQUIRE(run_shell(train + " --epochs 1 --flip > " + quoted(log) + " 2>&1") == 0);

@@ -26,7 +26,23 @@ void add_training_flags(CLI::App* app, cli::TrainingFlags& f) {
         ->check(CLI::IsMember({"quick", "paper"}));
     app->add_option("--epochs", f.epochs, "epochs (default: the preset's)")
         ->check(CLI::Range(1L, 1000000L));
-    app->add_option("--seed", f.seed, "seed of the split, the initialisation and the data order");
+    // Digits only, at most 2^64 - 1: CLI11 would read -1 as 2^64 - 1 and 2^64 as 2^64 - 1 too.
+    const CLI::Validator whole_number(
+        [](std::string& text) {
+            const size_t nonzero = text.find_first_not_of('0');  // leading zeros dropped
+            const std::string digits = nonzero != std::string::npos ? text.substr(nonzero)
+                                       : text.empty()               ? text
+                                                                    : "0";
+            const std::string most = "18446744073709551615";
+            const bool fits =
+                !digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos &&
+                (digits.size() < most.size() || (digits.size() == most.size() && digits <= most));
+            return fits ? std::string()
+                        : "must be a whole number from 0 to 18446744073709551615, found " + text;
+        },
+        "", "whole number");
+    app->add_option("--seed", f.seed, "seed of the split, the initialisation and the data order")
+        ->check(whole_number);
     app->add_option("--lambda", f.lambda_l1, "weight of the L1 term (default: the preset's)");
     app->add_flag("--flip", f.flip, "random left-right flips");
     app->add_flag("--crop", f.crop, "random crops of images resized 12 % larger (pix2pix jitter)");
@@ -101,7 +117,16 @@ int main(int argc, char** argv) {
     add_training_flags(eval_cmd, c.flags);
     add_device_flag(eval_cmd, c.device);
 
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::Success& e) {  // --help
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        // One line, like every other refusal, with a value's control characters escaped.
+        std::cerr << cli::one_line(std::string("recolor: error: ") + e.what()) << "\n"
+                  << "Run 'recolor --help' or 'recolor COMMAND --help' for the options.\n";
+        return 2;
+    }
     // eval --model scores with a model already trained: options that train one would be ignored.
     if (*eval_cmd && eval_cmd->count("--model") > 0) {
         for (const char* option :
