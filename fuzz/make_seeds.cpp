@@ -38,10 +38,11 @@ void image_seeds(const fs::path& dir) {
     write(dir / "rgb16.png", png_file(1, 1, 16, 2, {bytes_of({1, 2, 3, 4, 5, 6})}));
     write(dir / "rgba.png", png_file(1, 2, 8, 6, {bytes_of({1, 2, 3, 0}), bytes_of({4, 5, 6, 7})}));
     write(dir / "bits.png", png_file(10, 1, 1, 0, {bytes_of({0xAC, 0x00})}));
-    write(dir / "exif.png", png_file(2, 1, 8, 0, {bytes_of({5, 6})},
-                                     {{"eXIf", exif_tiff(6, false)}}));
+    write(dir / "exif.png",
+          png_file(2, 1, 8, 0, {bytes_of({5, 6})}, {{"eXIf", exif_tiff(6, false)}}));
 
-    // JPEG: grey with EXIF (both byte orders), YCbCr, Adobe CMYK and YCCK, unmarked CMYK.
+    // JPEG: grey with EXIF (both byte orders), YCbCr, Adobe CMYK and YCCK, unmarked CMYK,
+    // progressive with restart markers.
     FlatJpeg grey;
     grey.blocks_wide = 2;
     grey.levels = {{10, 200}};
@@ -60,6 +61,7 @@ void image_seeds(const fs::path& dir) {
     write(dir / "ycck.jpg", flat_jpeg(cmyk));
     cmyk.adobe_transform = -1;
     write(dir / "cmyk_unmarked.jpg", flat_jpeg(cmyk));
+    write(dir / "progressive.jpg", progressive_jpeg());
 
     // BMP: 24-bit both row orders, 32-bit with an alpha mask, 8-bit palette.
     BmpSpec bmp(2, 2, 24, {bytes_of({1, 2, 3, 4, 5, 6}), bytes_of({7, 8, 9, 10, 11, 12})});

@@ -206,6 +206,26 @@ inline std::string flat_jpeg(const FlatJpeg& spec) {
     return out + data + "\xFF\xD9";
 }
 
+// A progressive JPEG, made by libjpeg-turbo's `cjpeg -progressive -quality 90 -restart 1b` from
+// a 16 x 16 colour image: 4:2:0, ten scans (DC interleaved, AC bands by successive approximation
+// with their refinement scans and end-of-band runs), a restart marker after every MCU.
+inline std::string progressive_jpeg() {
+    return base64_decode(
+        "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAMCAgMCAgMDAwMEAwMEBQgFBQQEBQoHBwYIDAoMDAsK"
+        "CwsNDhIQDQ4RDgsLEBYQERMUFRUVDA8XGBYUGBIUFRT/2wBDAQMEBAUEBQkFBQkUDQsNFBQUFBQU"
+        "FBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBT/wgARCAAQABADASIA"
+        "AhEBAxEB/8QAFQABAQAAAAAAAAAAAAAAAAAABgf/xAAVAQEBAAAAAAAAAAAAAAAAAAABA//dAAQA"
+        "Af/aAAwDAQACEAMQAAABlLVgwof/xAAZEAACAwEAAAAAAAAAAAAAAAAEBQABAhH/2gAIAQEAAQUC"
+        "EU81/9AZVep//9EVVy//0hVc/8QAGBEAAgMAAAAAAAAAAAAAAAAAAAUGITL/2gAIAQMBAT8Bjb7N"
+        "n//EABwRAAAGAwAAAAAAAAAAAAAAAAABAhFh8QMEBf/aAAgBAgEBPwHe7RY0qS7RBVY//8QAGRAA"
+        "AwADAAAAAAAAAAAAAAAAAAERISIy/9oACAEBAAY/Alg//9BKH//RWtZ//9LmH//EABwQAAICAwEB"
+        "AAAAAAAAAAAAAAERADEhQVFhcf/aAAgBAQABPyFDLbBP3k//0MFwHXLn/9FyKnmp/9JrNCOQZ//a"
+        "AAwDAQACAAMAAAAQ9//EABcRAQADAAAAAAAAAAAAAAAAAAEAEWH/2gAIAQMBAT8QuVmf/8QAFxEB"
+        "AQEBAAAAAAAAAAAAAAAAAREhAP/aAAgBAgEBPxAQSVUYwFFSMo1cLVHv/8QAGhABAAIDAQAAAAAA"
+        "AAAAAAAAAREhMUFRAP/aAAgBAQABPxASUZBFm1GtklQNe//QRC+TEhIdZjmznv/RWQbDEmzgzTHa"
+        "5Pv/0kAdotwQPJnWdk+//9k=");
+}
+
 // BMP.
 
 struct BmpSpec {

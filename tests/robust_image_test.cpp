@@ -444,6 +444,70 @@ TEST_SUITE("robust") {
                        "arithmetic-coded"));
     }
 
+    TEST_CASE("a JPEG scan whose data does not hold every block is refused") {
+        // stb_image 2.27 takes bits past the end of a scan's data as if they were there (its
+        // bit count goes negative: CI's fuzzer found this file, a shift by 32) and fills the
+        // rest of the image with zeros, silently.
+        const std::string found = base64_decode(
+            "/9j/4AAQTU0AKgABAQAAAQABAAD/2wCEAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHRofHh0a"
+            "HBwgJC4nICIsIxwcKDcpLDAxNDQ0Hyc5PTgyPC4zNDIBCQkJDAsMGA0NGDIhHCEyMjIyMjIyMjIy"
+            "MjIyMjIyMjIyMjIyMjIyMjIwMDAwNjE3MTE3ODczNzk2MTAzODI3Of/AABEIABAAEgMBIgACEQED"
+            "EQH/xAGiAAABBQEBAQEBAQAAAAAAAAAAAQIDBAUGBwgJCgsQAAIBAwMCBAMFBQQEAAABfQECAwAE"
+            "EQUSITFBBhNRYQciiusxgZGhCCNCscEVUtHwJDVicoIJChYXGBkaJSYnKCkqMjI4Mzk0OkNERUZH"
+            "SElKU1RVVldYWVpjdGVmZ2hpnHN0dXZ3eHl6g4SFhoeIiYqSk5SVlpeYmZqinKSlpqeoqaqys7S1"
+            "tre4ubrCw8TFxsfIycrS09TV1tfY2drh4uPk5ebn6Onq8fLz9PX29/j5+gEAAwEBAQEBAQEBAQAA"
+            "AAAAAAECAwQFBgcICQoLEQACAQIEBAMEBwUEBAABAncAAQIDEQQFITAG7r6u9mFxEyIygQgUQpGh"
+            "scEJIzNS8BVictEKFiQ04SXxFxgZGiYnKCkqNTY3OMfFvLJFRkdISUpTVFVWV1hZWmNkZWZnaGlq"
+            "c3R1dnd4eXqCg4SFhnJ3dnWSk5SVlpeYmZqio6Slpqeoqaqys7S1tre4ubrCw8TFxsfIycrS09TV"
+            "1tfY2dri4+Tl5ufo6eqy8/T19vf4+fr/2gAMAwEAAhEDEQA/AGaNL4+w/wBnW+AAxkOl6R9Mb/tJ"
+            "+uNvvnxUUJtbn+zPtD2VyUDlftV3PquM7fu+Xjy+nOfvAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkS"
+            "Ew8UHRofHh0aHBwgghmuLi2kS2aVVuruJD35yM+VCMyr8vHOeoHGcun9bhybf/yP/9k=");
+        CHECK(
+            contains(decode_error(found, "found.jpg"),
+                     "'found.jpg': corrupt JPEG: a scan's data ends before the end of MCU 2 of 2"));
+
+        // A whole file with its data cut short and an end-of-image marker put back: grid_jpeg's
+        // six blocks take 10 bytes of data (15 bits, then 13 each); 3 bytes hold the first block
+        // and part of the second.
+        const std::string grid = grid_jpeg();
+        REQUIRE(decode_error(grid) == "");
+        const size_t data = grid.find("\xFF\xDA") + 10;  // after the 8-byte scan header
+        std::string cut = grid.substr(0, data + 3) + "\xFF\xD9";
+        CHECK(contains(
+            decode_error(cut),
+            "corrupt JPEG: a scan's data ends before the end of MCU 2 of 6: the image data was "
+            "cut short or damaged"));
+
+        // A code the DC table lacks: its twelve codes are 0000 to 1011, so 1111 is none.
+        std::string bad_code = grid;
+        bad_code[data] = '\xF0';
+        CHECK(contains(decode_error(bad_code),
+                       "a scan's data holds a code its Huffman table does not define (in MCU 1"));
+
+        // A restart marker in the wrong place: with an interval of one MCU, the marker must
+        // follow the first block's bits; here it follows both blocks'.
+        FlatJpeg two;
+        two.blocks_wide = 2;
+        two.levels = {{30, 220}};
+        std::string late_restart = flat_jpeg(two);
+        late_restart.insert(late_restart.find("\xFF\xC0"), jpeg_segment(0xDD, bytes_of({0, 1})));
+        late_restart.insert(late_restart.size() - 2, "\xFF\xD0");
+        CHECK(contains(decode_error(late_restart),
+                       "a scan's data goes on where a restart marker should end its interval "
+                       "(after MCU 1 of 2)"));
+
+        // Progressive (image_files.hpp): it loads; cut inside its last scan, it does not.
+        const std::string progressive = progressive_jpeg();
+        REQUIRE(decode_error(progressive) == "");
+        CHECK(decode(progressive).width == 16);
+        const size_t last_scan = progressive.rfind("\xFF\xDA");
+        // Marker and 8-byte header, then 40 of the scan's 49 bytes of data: past its third and
+        // last restart marker, inside its fourth MCU.
+        const std::string cut_progressive = progressive.substr(0, last_scan + 10 + 40) + "\xFF\xD9";
+        CHECK(contains(decode_error(cut_progressive),
+                       "corrupt JPEG: a scan's data ends before the end of MCU 4 of 4"));
+    }
+
     TEST_CASE("EXIF orientation turns the pixels upright (EXIF 2.32, tag 0x0112)") {
         // Stored blocks:   A B C     A..F = 10, 40, 70, 100, 130, 160
         //                  D E F

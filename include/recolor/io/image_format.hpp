@@ -14,7 +14,10 @@
 //   a scan that uses a Huffman or quantization table the file does not define, a component no
 //   scan codes, a progressive component whose first scan is not its first DC scan, a scan with
 //   fewer restart markers than its restart interval needs (stb stops at the first missing one).
-//   The fuzzer found the first as a negative shift in CI.
+//   The fuzzer found the first as a negative shift in CI;
+// - a JPEG scan whose data ends before its last block, holds a code its Huffman table lacks, or
+//   goes on where a restart marker is due: stb 2.27 takes bits it never read (a second negative
+//   shift CI's fuzzer found) and fills the rest with zeros (jpeg_entropy.hpp).
 // The size in the header is checked against the pixel limit as soon as it is read, before any
 // other check. It also reads the EXIF orientation of JPEG (APP1) and PNG (eXIf) files. Every
 // offset is checked against the buffer's size: this code runs on untrusted bytes, before stb
@@ -242,11 +245,16 @@ inline void scan_jpeg(const unsigned char* data, size_t size, const std::string&
             RECOLOR_CHECK(missing.empty(), where << "corrupt JPEG: " << missing);
             scanned = true;
             size_t restarts = 0;
+            const size_t data_begin = at;
             at = entropy_data_end(data, size, at, restarts);
             RECOLOR_CHECK(restarts >= tables.restarts_needed,
                           where << "corrupt JPEG: a scan holds " << restarts
                                 << " restart markers where its restart interval of "
                                 << tables.restart_interval << " needs " << tables.restarts_needed);
+            if (at < size) {  // else the file was cut short: the next marker check says so
+                const std::string short_data = tables.check_scan_data(data, data_begin, at);
+                RECOLOR_CHECK(short_data.empty(), where << "corrupt JPEG: " << short_data);
+            }
         }
     }
 }

@@ -1,11 +1,14 @@
 // The tables of a JPEG file, followed segment by segment, for image_format.hpp's structure
-// check: which Huffman and quantization tables the file has defined so far, and what its frame
-// and each scan use of them.
+// check: which Huffman and quantization tables the file has defined so far, what its frame and
+// each scan use of them, and whether each scan's data holds every block (jpeg_entropy.hpp).
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <string>
+#include <vector>
+
+#include "recolor/io/jpeg_entropy.hpp"
 
 namespace recolor::io::detail {
 
@@ -20,7 +23,17 @@ struct JpegTables {
     unsigned component_h[4] = {}, component_v[4] = {}, max_h = 1, max_v = 1;
     bool component_scanned[4] = {}, component_dc_started[4] = {};
     size_t width = 0, height = 0, restart_interval = 0;
-    size_t restarts_needed = 0;  // by the last scan checked
+    size_t restarts_needed = 0;        // by the last scan checked
+    JpegHuffman code[2][4];            // the tables' codes, for decoding scans
+    bool stb_refuses = false;          // a table stb will not build: it stops the file there
+    std::vector<uint64_t> nonzero[4];  // progressive: per block, its non-zero coefficients
+
+    // The last scan's header, where stb accepts it (readable); the components in their order.
+    struct Scan {
+        bool readable = false;
+        int count = 0, component[4] = {}, dc[4] = {}, ac[4] = {};
+        int spectral_start = 0, spectral_end = 63, approximation_high = 0, approximation_low = 0;
+    } scan;
 
     // DHT (T.81 B.2.4.2): class/id byte, 16 code counts, the symbols.
     void define_huffman(const unsigned char* segment, size_t size) {
@@ -28,8 +41,16 @@ struct JpegTables {
             const unsigned table_class = segment[at] >> 4, id = segment[at] & 15;
             size_t codes = 0;
             for (int i = 1; i <= 16; ++i) codes += segment[at + i];
-            if (codes > size - at - 17) return;  // cut short: refused by the caller's check
-            if (table_class <= 1 && id <= 3) huffman[table_class][id] = true;
+            if (codes > 256 || codes > size - at - 17) return;  // refused by the caller's check
+            if (table_class <= 1 && id <= 3) {
+                huffman[table_class][id] = true;
+                JpegHuffman& table = code[table_class][id];
+                std::copy(segment + at + 1, segment + at + 17, table.counts + 1);
+                std::copy(segment + at + 17, segment + at + 17 + codes, table.symbols);
+                if (!table.build()) stb_refuses = true;  // "bad code lengths"
+            } else {
+                stb_refuses = true;  // "bad DHT header"
+            }
             at += 17 + codes;
         }
     }
@@ -68,6 +89,16 @@ struct JpegTables {
             max_v = std::max(max_v, component_v[c]);
         }
         frame_components = count;
+        for (int c = 0; c < count; ++c) {
+            nonzero[c].assign(progressive ? block_columns(c) * block_rows(c) : 0, 0);
+        }
+    }
+    // A component's blocks across and down (A.2.1): its samples, rounded up to blocks of 8.
+    size_t block_columns(int c) const {
+        return ((width * component_h[c] + max_h - 1) / max_h + 7) / 8;
+    }
+    size_t block_rows(int c) const {
+        return ((height * component_v[c] + max_v - 1) / max_v + 7) / 8;
     }
     // DRI (B.2.4.4): the number of MCUs between restart markers, 0 for none.
     void define_restart_interval(const unsigned char* segment, size_t size) {
@@ -80,11 +111,14 @@ struct JpegTables {
     // scan at the first one missing and leaves the rest of the image as memory held.
     std::string check_scan(const unsigned char* segment, size_t size) {
         restarts_needed = 0;
+        scan = Scan{};
         if (size < 1) return "";
         const size_t count = segment[0];
         if (size < 1 + 2 * count + 3) return "";
         const unsigned spectral_start = segment[1 + 2 * count];
+        const unsigned spectral_end = segment[2 + 2 * count];
         const unsigned approximation_high = segment[3 + 2 * count] >> 4;
+        const unsigned approximation_low = segment[3 + 2 * count] & 15;
         const bool uses_dc = !progressive || (spectral_start == 0 && approximation_high == 0);
         const bool uses_ac = !progressive || spectral_start > 0;
         for (size_t s = 0; s < count; ++s) {
@@ -94,6 +128,11 @@ struct JpegTables {
             while (c < frame_components && component_id[c] != id) ++c;
             if (c == frame_components || dc > 3 || ac > 3) return "";
             component_scanned[c] = true;
+            if (s < 4) {
+                scan.component[s] = c;
+                scan.dc[s] = static_cast<int>(dc);
+                scan.ac[s] = static_cast<int>(ac);
+            }
             const unsigned quant = component_table[c];
             auto table = [&](const char* kind, unsigned n) {
                 return "a scan of component " + std::to_string(id) + " uses " + kind + " table " +
@@ -114,6 +153,19 @@ struct JpegTables {
             const size_t mcus = units(segment, count);  // 0 with a height set later (DNL)
             restarts_needed = mcus > 0 ? (mcus - 1) / restart_interval : 0;
         }
+        // The header as stb's stbi__process_scan_header accepts it; the others stb refuses.
+        const bool bands_valid =
+            progressive ? spectral_start <= spectral_end && spectral_end <= 63 &&
+                              approximation_high <= 13 && approximation_low <= 13
+                        : spectral_start == 0 && approximation_high == 0 && approximation_low == 0;
+        scan.readable = count >= 1 && count <= 4 &&
+                        count <= static_cast<size_t>(frame_components) && size == 4 + 2 * count &&
+                        bands_valid && width > 0 && height > 0;
+        scan.count = static_cast<int>(count);
+        scan.spectral_start = static_cast<int>(spectral_start);
+        scan.spectral_end = progressive ? static_cast<int>(spectral_end) : 63;
+        scan.approximation_high = static_cast<int>(approximation_high);
+        scan.approximation_low = static_cast<int>(approximation_low);
         return "";
     }
     // The MCUs of a scan (A.2): blocks of its one component, or interleaved MCUs of the frame.
@@ -127,6 +179,85 @@ struct JpegTables {
         return blocks((width * component_h[c] + max_h - 1) / max_h) *
                blocks((height * component_v[c] + max_v - 1) / max_v);
     }
+    // The last scan's entropy-coded data, data[begin, end) with its restart markers, decoded
+    // MCU by MCU in stb's order (stbi__parse_entropy_coded_data). Returns what is wrong, ""
+    // when every MCU is there; a scan stb refuses on its own is left to stb.
+    std::string check_scan_data(const unsigned char* data, size_t begin, size_t end) {
+        if (!scan.readable || stb_refuses) return "";
+        // A single-component scan's MCU is one block (A.2.2); otherwise every component's h x v.
+        const bool interleaved = scan.count > 1;
+        const int first = scan.component[0];
+        const size_t across =
+            interleaved ? (width + 8 * max_h - 1) / (8 * max_h) : block_columns(first);
+        const size_t mcus =
+            across * (interleaved ? (height + 8 * max_v - 1) / (8 * max_v) : block_rows(first));
+        const bool dc_scan = scan.spectral_start == 0, first_pass = scan.approximation_high == 0;
+        // stb refuses a progressive scan that mixes DC and AC, or interleaves AC, at its first
+        // block, before it reads a bit.
+        if (progressive && (dc_scan ? scan.spectral_end != 0 : interleaved)) return "";
+
+        JpegScanDecoder decoder;
+        decoder.in = JpegBits{data, begin, end};
+        size_t left = restart_interval > 0 ? restart_interval : mcus;
+        for (size_t mcu = 0; mcu < mcus; ++mcu) {
+            for (int s = 0; s < scan.count; ++s) {
+                const int c = scan.component[s];
+                const unsigned h = interleaved ? component_h[c] : 1;
+                const unsigned v = interleaved ? component_v[c] : 1;
+                for (unsigned y = 0; y < v; ++y) {
+                    for (unsigned x = 0; x < h; ++x) {
+                        const size_t column = (mcu % across) * h + x, row = (mcu / across) * v + y;
+                        uint64_t* mask = nullptr;  // past the image in an interleaved MCU: none
+                        if (progressive && column < block_columns(c) && row < block_rows(c)) {
+                            mask = &nonzero[c][row * block_columns(c) + column];
+                        }
+                        const JpegHuffman &dc = code[0][scan.dc[s]], &ac = code[1][scan.ac[s]];
+                        uint64_t unused = 0;
+                        const bool ok =
+                            !progressive ? decoder.sequential_block(dc, ac)
+                            : dc_scan    ? decoder.dc_block(dc, first_pass, mask)
+                            : first_pass
+                                ? decoder.ac_first_block(ac, scan.spectral_start, scan.spectral_end,
+                                                         scan.approximation_low,
+                                                         mask ? *mask : unused)
+                                : decoder.ac_refine_block(ac, scan.spectral_start,
+                                                          scan.spectral_end, mask ? *mask : unused);
+                        if (!ok) return scan_failure(decoder.failure, mcu + 1, mcus);
+                    }
+                }
+            }
+            // The interval ends: at most 7 padding bits, then its restart marker (F.1.2.3).
+            if (--left == 0 && mcu + 1 < mcus) {
+                JpegBits& in = decoder.in;
+                if (in.fill(8)) return scan_failure(JpegScanEnd::bad_restart, mcu + 1, mcus);
+                size_t next = in.marker_at;
+                while (next < end && data[next] == 0xFF) ++next;
+                if (next >= end) return scan_failure(JpegScanEnd::data_ends, mcu + 2, mcus);
+                // data[next] is an RST marker: entropy_data_end stops at any other.
+                decoder = JpegScanDecoder{};
+                decoder.in = JpegBits{data, next + 1, end};
+                left = restart_interval;
+            }
+        }
+        return "";
+    }
+    // What a failure at MCU number `mcu` (from 1) of `mcus` means.
+    static std::string scan_failure(JpegScanEnd why, size_t mcu, size_t mcus) {
+        const std::string where = std::to_string(mcu) + " of " + std::to_string(mcus);
+        switch (why) {
+            case JpegScanEnd::bad_code:
+                return "a scan's data holds a code its Huffman table does not define (in MCU " +
+                       where + ")";
+            case JpegScanEnd::bad_restart:
+                return "a scan's data goes on where a restart marker should end its interval "
+                       "(after MCU " +
+                       where + ")";
+            default:
+                return "a scan's data ends before the end of MCU " + where +
+                       ": the image data was cut short or damaged";
+        }
+    }
+
     // At the end of the image: a component that no scan coded has no pixels.
     std::string check_all_scanned() const {
         for (int c = 0; c < frame_components; ++c) {
