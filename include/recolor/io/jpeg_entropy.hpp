@@ -9,7 +9,9 @@
 // left to stb.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
+#include <iterator>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -18,9 +20,11 @@ namespace recolor::io::detail {
 
 // A Huffman table as DHT defines it (B.2.4.2): code counts per length, then the symbols.
 struct JpegHuffman {
+    static constexpr int fast_bits = 9;
     unsigned char counts[17] = {};  // [length 1..16]
     unsigned char symbols[256] = {};
     int first_code[17] = {}, last_code[17] = {}, first_symbol[17] = {};
+    uint16_t fast[1 << fast_bits] = {};  // by the next 9 bits: length << 8 | symbol, 0 if longer
 
     // The canonical codes (C.2); false where the lengths do not fit (stb refuses the table).
     bool build() {
@@ -33,6 +37,15 @@ struct JpegHuffman {
             last_code[length] = code - 1;  // below first_code where the length has no code
             if (counts[length] > 0 && code - 1 >= (1 << length)) return false;
             code <<= 1;
+        }
+        std::fill(std::begin(fast), std::end(fast), uint16_t{0});
+        for (int length = 1; length <= fast_bits; ++length) {
+            for (int c = first_code[length]; c <= last_code[length]; ++c) {
+                const int shift = fast_bits - length;
+                const auto entry = static_cast<uint16_t>(
+                    length << 8 | symbols[first_symbol[length] + c - first_code[length]]);
+                std::fill(fast + (c << shift), fast + ((c + 1) << shift), entry);
+            }
         }
         return true;
     }
@@ -96,21 +109,27 @@ struct JpegScanDecoder {
         failure = why;
         return false;
     }
-    // A Huffman-coded symbol, or -1 (failure set) where no code matches or the data ends.
+    // A Huffman-coded symbol, or -1 (failure set) where no code matches or the data ends. The
+    // next 16 bits are looked at together (zeros past the data's end), shortest code first.
     int symbol(const JpegHuffman& table) {
-        int code = 0;
+        in.fill(16);
+        const unsigned window = static_cast<unsigned>(
+            (in.count >= 16 ? in.buffer >> (in.count - 16) : in.buffer << (16 - in.count)) &
+            0xFFFF);
+        const unsigned entry = table.fast[window >> (16 - JpegHuffman::fast_bits)];
+        if (entry != 0 && static_cast<int>(entry >> 8) <= in.count) {
+            in.count -= static_cast<int>(entry >> 8);
+            return static_cast<int>(entry & 0xFF);
+        }
         for (int length = 1; length <= 16; ++length) {
-            const int bit = in.bits(1);
-            if (bit < 0) {
-                fail(JpegScanEnd::data_ends);
-                return -1;
-            }
-            code = code << 1 | bit;
+            if (length > in.count) break;  // no code in the bits there are
+            const int code = static_cast<int>(window >> (16 - length));
             if (code <= table.last_code[length] && code >= table.first_code[length]) {
+                in.count -= length;
                 return table.symbols[table.first_symbol[length] + code - table.first_code[length]];
             }
         }
-        fail(JpegScanEnd::bad_code);
+        fail(in.count < 16 ? JpegScanEnd::data_ends : JpegScanEnd::bad_code);
         return -1;
     }
     // n bits, skipped; false (failure set) where the data ends first.
