@@ -496,6 +496,34 @@ TEST_SUITE("robust") {
                        "a scan's data goes on where a restart marker should end its interval "
                        "(after MCU 1 of 2)"));
 
+        // A file a helper crafted against this check: a second first-pass scan of an AC band
+        // sets a coefficient to 16384 << 2, which stb stores in 16 bits as 0, so the next
+        // refinement scan reads one correction bit fewer than a decoder that still counts it.
+        // Followed as stb follows it, the data ends early (stb's count went to -13).
+        const std::string desync = base64_decode(
+            "/9j/2wBDAAEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEB"
+            "AQEBAQEBAQEBAQEBAQH/wgALCAAIABgBAREA/8QAFAABAAAAAAAAAAAAAAAAAAAAAP/aAAgBAQAA"
+            "AAAf/8QAFhAAAwAAAAAAAAAAAAAAAAAAAQ8A/9oACAEBAAECAjEk/wD/2gAIAQEAAQECYAAT/8QA"
+            "FhABAAAAAAAAAAAAAAAAAAIAEAHg/9oACAEBAAECIYABgAP/2Q==");
+        CHECK(contains(decode_error(desync),
+                       "corrupt JPEG: a scan's data ends before the end of MCU 1 of 3"));
+
+        // DC differences of +32767 in every block: stb multiplies the running DC by the
+        // quantizer (here 65535, a 16-bit table) or by 2^Al (here 2^13) in an int, which
+        // overflows. A real 8-bit JPEG's DC stays under 2^11.
+        for (const char* crafted :
+             {"/9j/2wCDEP//////////////////////////////////////////////////////////////////"
+              "////////////////////////////////////////////////////////////////////////////"
+              "/////////////////////////////8EACwgACAAQAQERAP/EABUAAgAAAAAAAAAAAAAAAAAAAAAP"
+              "/8QAFBABAAAAAAAAAAAAAAAAAAAAAP/aAAgBAQAAPwD/AP8Af/8Av//Z",
+              "/9j/2wBDAAEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEB"
+              "AQEBAQEBAQEBAQEBAQH/wgALCAAgACABAREA/8QAFQACAAAAAAAAAAAAAAAAAAAAAA//2gAIAQEA"
+              "AAAN/wD/AP8A/wD/AP8A/wD/AP8A/wD/AP8A/wD/AP8A/wD/AP8A/wD/AP8A/wD/AP8A/wD/AP8A"
+              "/wD/AP8A/wD/AP/Z"}) {
+            CHECK(contains(decode_error(base64_decode(crafted)),
+                           "corrupt JPEG: a scan's DC coefficient grows past 32768 (in MCU 2 of"));
+        }
+
         // Progressive (image_files.hpp): it loads; cut inside its last scan, it does not.
         const std::string progressive = progressive_jpeg();
         REQUIRE(decode_error(progressive) == "");

@@ -95,7 +95,7 @@ struct JpegBits {
 };
 
 // How a scan's decoding ended: the whole scan read, or where and why it stopped.
-enum class JpegScanEnd { complete, data_ends, bad_code, bad_restart };
+enum class JpegScanEnd { complete, data_ends, bad_code, bad_restart, bad_dc };
 
 // One scan's decoder state: the bits, the end-of-band run of a progressive scan, and for each
 // block of a progressive frame the coefficients that are not zero (a refinement scan reads a
@@ -103,6 +103,7 @@ enum class JpegScanEnd { complete, data_ends, bad_code, bad_restart };
 struct JpegScanDecoder {
     JpegBits in;
     unsigned end_of_band_run = 0;
+    int predictor[4] = {};  // each frame component's DC, reset with the interval
     JpegScanEnd failure = JpegScanEnd::complete;
 
     bool fail(JpegScanEnd why) {
@@ -142,11 +143,8 @@ struct JpegScanDecoder {
     }
 
     // Sequential: a DC difference and up to 63 AC coefficients (F.2.2.1, F.2.2.2).
-    bool sequential_block(const JpegHuffman& dc, const JpegHuffman& ac) {
-        const int size = symbol(dc);
-        if (size < 0) return false;
-        if (size > 15) return fail(JpegScanEnd::bad_code);  // stb refuses it too
-        if (!read(size)) return false;
+    bool sequential_block(const JpegHuffman& dc, const JpegHuffman& ac, int& predictor) {
+        if (!dc_difference(dc, predictor)) return false;
         for (int k = 1; k < 64;) {
             const int rs = symbol(ac);
             if (rs < 0) return false;
@@ -163,13 +161,23 @@ struct JpegScanDecoder {
     }
 
     // Progressive DC: the first scan's difference, or one refinement bit (G.1.2.1).
-    bool dc_block(const JpegHuffman& dc, bool first, uint64_t* nonzero) {
+    bool dc_block(const JpegHuffman& dc, bool first, uint64_t* nonzero, int& predictor) {
         if (!first) return read(1);
         if (nonzero) *nonzero = 0;  // stb clears the block here
+        return dc_difference(dc, predictor);
+    }
+
+    // A DC difference (F.2.2.1) added to the component's predictor. stb multiplies the sum by
+    // the quantizer (up to 65535) or 2^Al (up to 2^13) in an int: past 2^15 it can overflow,
+    // where a real 8-bit JPEG's DC stays under 2^11.
+    bool dc_difference(const JpegHuffman& dc, int& predictor) {
         const int size = symbol(dc);
         if (size < 0) return false;
-        if (size > 15) return fail(JpegScanEnd::bad_code);
-        return read(size);
+        if (size > 15) return fail(JpegScanEnd::bad_code);  // stb refuses it too
+        const int v = count(size);
+        if (v < 0) return false;
+        if (size > 0) predictor += v < (1 << (size - 1)) ? v - (1 << size) + 1 : v;
+        return (predictor >= -32768 && predictor <= 32768) || fail(JpegScanEnd::bad_dc);
     }
 
     // Progressive AC, first scan of a band (G.1.2.2): coefficients Ss..Se at 2^Al, runs of
@@ -197,8 +205,13 @@ struct JpegScanDecoder {
             const int v = count(bits);  // the magnitude's bits, extended as in F.2.2.1
             if (v < 0) return false;
             const int value = v < (1 << (bits - 1)) ? v - (1 << bits) + 1 : v;
-            // stb stores the value in 16 bits: one that wraps to 0 stays a zero coefficient.
-            if (static_cast<int16_t>(value * (1 << low)) != 0) nonzero |= bit_of(k);
+            // stb stores the value in 16 bits, over what the position held: one that wraps to 0
+            // leaves a zero coefficient, even where an earlier scan of the band put another.
+            if (static_cast<int16_t>(value * (1 << low)) != 0) {
+                nonzero |= bit_of(k);
+            } else {
+                nonzero &= ~bit_of(k);
+            }
             ++k;
         }
         return true;

@@ -214,8 +214,8 @@ struct JpegTables {
                         const JpegHuffman &dc = code[0][scan.dc[s]], &ac = code[1][scan.ac[s]];
                         uint64_t unused = 0;
                         const bool ok =
-                            !progressive ? decoder.sequential_block(dc, ac)
-                            : dc_scan    ? decoder.dc_block(dc, first_pass, mask)
+                            !progressive ? decoder.sequential_block(dc, ac, decoder.predictor[c])
+                            : dc_scan ? decoder.dc_block(dc, first_pass, mask, decoder.predictor[c])
                             : first_pass
                                 ? decoder.ac_first_block(ac, scan.spectral_start, scan.spectral_end,
                                                          scan.approximation_low,
@@ -248,6 +248,8 @@ struct JpegTables {
             case JpegScanEnd::bad_code:
                 return "a scan's data holds a code its Huffman table does not define (in MCU " +
                        where + ")";
+            case JpegScanEnd::bad_dc:
+                return "a scan's DC coefficient grows past 32768 (in MCU " + where + ")";
             case JpegScanEnd::bad_restart:
                 return "a scan's data goes on where a restart marker should end its interval "
                        "(after MCU " +
