@@ -524,6 +524,34 @@ TEST_SUITE("robust") {
                            "corrupt JPEG: a scan's DC coefficient grows past 32768 (in MCU 2 of"));
         }
 
+        // A second helper's crafted files. A scan that lists a component twice (T.81 forbids it)
+        // with other tables the second time: stb decodes both entries with the last one's.
+        FlatJpeg colour;
+        colour.levels = {{120}, {90}, {160}};
+        std::string twice = flat_jpeg(colour);
+        const std::string scan3("\xFF\xDA\x00\x0C\x03\x01\x00\x02\x00\x03\x00", 11);
+        const size_t sos = twice.find(scan3);
+        REQUIRE(sos != std::string::npos);
+        twice[sos + 7] = '\x01';  // the second entry names component 1 again
+        CHECK(contains(decode_error(twice), "corrupt JPEG: a scan lists component 1 twice"));
+        // A table of 256 codes, none longer than 9 bits (255 of 8, one of 9): stb's 9-bit lookup
+        // cannot hold the last, which it then reads as 10 bits. Refused where it is defined.
+        std::string counts(16, '\0');
+        counts[7] = '\xFF';
+        counts[8] = '\x01';
+        std::string symbols;
+        for (int v = 0; v < 256; ++v) symbols += static_cast<char>(v);
+        std::string short_codes = grid_jpeg();
+        short_codes.insert(2, jpeg_segment(0xC4, std::string(1, '\0') + counts + symbols));
+        CHECK(contains(decode_error(short_codes),
+                       "corrupt JPEG: a Huffman table of 256 codes, none longer than 9 bits"));
+        // The same 256 codes with the last one 10 bits long: stb reads them all; the file loads.
+        counts[8] = '\0';
+        counts[9] = '\x01';
+        std::string long_last = grid_jpeg();
+        long_last.insert(2, jpeg_segment(0xC4, std::string(1, '\0') + counts + symbols));
+        CHECK(decode_error(long_last) == "");
+
         // Progressive (image_files.hpp): it loads; cut inside its last scan, it does not.
         const std::string progressive = progressive_jpeg();
         REQUIRE(decode_error(progressive) == "");

@@ -9,12 +9,15 @@
 //   unknown, and stb would read it as YCbCr with an ignored fourth channel;
 // - Apple's CgBI PNG (premultiplied BGR, not a standard PNG);
 // - a JPEG Huffman table of more than 256 codes: stb_image 2.27 (Debian 12's libstb) writes
-//   past its tables on one (found by fuzz/image_fuzzer.cpp);
+//   past its tables on one (found by fuzz/image_fuzzer.cpp); or of 256 codes none longer than
+//   9 bits, whose last code stb misreads;
 // - a JPEG that stb 2.27 would decode from memory it never set (it does not clear its decoder):
 //   a scan that uses a Huffman or quantization table the file does not define, a component no
 //   scan codes, a progressive component whose first scan is not its first DC scan, a scan with
 //   fewer restart markers than its restart interval needs (stb stops at the first missing one).
 //   The fuzzer found the first as a negative shift in CI;
+// - a JPEG scan that lists a component twice: stb decodes every entry with the last one's
+//   tables, out of step with the data;
 // - a JPEG scan whose data ends before its last block, holds a code its Huffman table lacks, or
 //   goes on where a restart marker is due: stb 2.27 takes bits it never read (a second negative
 //   shift CI's fuzzer found) and fills the rest with zeros (jpeg_entropy.hpp).
@@ -222,6 +225,13 @@ inline void scan_jpeg(const unsigned char* data, size_t size, const std::string&
                               where << "corrupt JPEG: a Huffman table claims " << codes
                                     << " codes (at most 256, in the segment's "
                                     << segment_size - table - 17 << " bytes)");
+                // stb 2.27 marks "no short code" with index 255 in its 9-bit lookup, so the
+                // 256th code, when that short, is read one bit too long. No encoder writes one.
+                int longest = 16;
+                while (longest > 0 && segment[table + longest] == 0) --longest;
+                RECOLOR_CHECK(codes < 256 || longest > 9,
+                              where << "corrupt JPEG: a Huffman table of 256 codes, none longer "
+                                       "than 9 bits (stb 2.27 misreads its last code)");
                 table += 17 + codes;
             }
             tables.define_huffman(segment, segment_size);

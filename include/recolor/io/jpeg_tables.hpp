@@ -121,12 +121,16 @@ struct JpegTables {
         const unsigned approximation_low = segment[3 + 2 * count] & 15;
         const bool uses_dc = !progressive || (spectral_start == 0 && approximation_high == 0);
         const bool uses_ac = !progressive || spectral_start > 0;
+        bool listed[4] = {};
         for (size_t s = 0; s < count; ++s) {
             const unsigned id = segment[1 + 2 * s], dc = segment[2 + 2 * s] >> 4,
                            ac = segment[2 + 2 * s] & 15;
             int c = 0;
             while (c < frame_components && component_id[c] != id) ++c;
             if (c == frame_components || dc > 3 || ac > 3) return "";
+            // T.81 B.2.3 forbids it; stb would decode every entry with the last one's tables.
+            if (listed[c]) return "a scan lists component " + std::to_string(id) + " twice";
+            listed[c] = true;
             component_scanned[c] = true;
             if (s < 4) {
                 scan.component[s] = c;
