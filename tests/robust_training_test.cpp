@@ -657,7 +657,9 @@ TEST_SUITE("robust") {
             {train + " --seed -1", "--seed: must be a whole number from 0 to"},
             {train + " --seed 18446744073709551616", "found 18446744073709551616"},
             {train + " --seed 7x", "found 7x"},
-            {train + " --epochs 0", "--epochs: Value 0 not in range"},
+            {train + " --epochs 0", "--epochs: must be a whole number from 1 to 1000000, found 0"},
+            {train + " --epochs abc", "found abc"},
+            {quoted(program) + " frobnicate", "unknown command 'frobnicate'; the commands are"},
             {train + " --preset \"$(printf 'q\\033[31m')\"", "--preset: q\\x1b[31m not in"},
             {train + " --no-such-option", "--no-such-option"}};
         for (const auto& [command, message] : usage) {

@@ -5,7 +5,9 @@
 // model on the GPU where the build has CUDA (cuda_commands.cu).
 #include <CLI/CLI.hpp>
 
+#include <charconv>
 #include <csignal>
+#include <cstdint>
 #include <iostream>
 #include <string>
 
@@ -20,29 +22,31 @@ extern "C" void on_signal(int) {
     cli::stop_requested = true;
 }
 
+// A whole number from least to most, in digits only: CLI11 alone reads -1 as 2^64 - 1 into an
+// unsigned option, 2^64 as 2^64 - 1, and reports "abc" as out of range.
+CLI::Validator whole_number(uint64_t least, uint64_t most) {
+    return CLI::Validator(
+        [least, most](std::string& text) {
+            uint64_t value = 0;
+            const char* end = text.data() + text.size();
+            const auto [stop, error] = std::from_chars(text.data(), end, value);
+            const bool fits = !text.empty() && text[0] != '-' && error == std::errc() &&
+                              stop == end && value >= least && value <= most;
+            return fits ? std::string()
+                        : "must be a whole number from " + std::to_string(least) + " to " +
+                              std::to_string(most) + ", found " + text;
+        },
+        "", "whole number");
+}
+
 void add_training_flags(CLI::App* app, cli::TrainingFlags& f) {
     app->add_option("--preset", f.preset,
                     "quick (a 2-core CPU, minutes) or paper (the published setup)")
         ->check(CLI::IsMember({"quick", "paper"}));
     app->add_option("--epochs", f.epochs, "epochs (default: the preset's)")
-        ->check(CLI::Range(1L, 1000000L));
-    // Digits only, at most 2^64 - 1: CLI11 would read -1 as 2^64 - 1 and 2^64 as 2^64 - 1 too.
-    const CLI::Validator whole_number(
-        [](std::string& text) {
-            const size_t nonzero = text.find_first_not_of('0');  // leading zeros dropped
-            const std::string digits = nonzero != std::string::npos ? text.substr(nonzero)
-                                       : text.empty()               ? text
-                                                                    : "0";
-            const std::string most = "18446744073709551615";
-            const bool fits =
-                !digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos &&
-                (digits.size() < most.size() || (digits.size() == most.size() && digits <= most));
-            return fits ? std::string()
-                        : "must be a whole number from 0 to 18446744073709551615, found " + text;
-        },
-        "", "whole number");
+        ->check(whole_number(1, 1000000));
     app->add_option("--seed", f.seed, "seed of the split, the initialisation and the data order")
-        ->check(whole_number);
+        ->check(whole_number(0, UINT64_MAX));
     app->add_option("--lambda", f.lambda_l1, "weight of the L1 term (default: the preset's)");
     app->add_flag("--flip", f.flip, "random left-right flips");
     app->add_flag("--crop", f.crop, "random crops of images resized 12 % larger (pix2pix jitter)");
@@ -69,7 +73,8 @@ int run(const Command& c) {
 
 int main(int argc, char** argv) {
     CLI::App app{
-        "recolor: plant disease as colour a healthy-leaf recolouring model cannot restore"};
+        "recolor: finds plant disease as the colours that a model trained on healthy leaves "
+        "cannot restore"};
     app.require_subcommand(1);
 
     Command c;
@@ -88,7 +93,7 @@ int main(int argc, char** argv) {
         ->required()
         ->check(CLI::ExistingFile);
     score_cmd->add_option("--out", c.out, "output folder")->required();
-    score_cmd->add_option("inputs", c.inputs, "image files or folders")->required();
+    score_cmd->add_option("FILE_OR_FOLDER", c.inputs, "image files or folders")->required();
     score_cmd->add_flag(
         "--train-mode", c.training_mode,
         "score with batch statistics and dropout, as the pix2pix reference does (random)");
@@ -117,6 +122,18 @@ int main(int argc, char** argv) {
     add_training_flags(eval_cmd, c.flags);
     add_device_flag(eval_cmd, c.device);
 
+    // A first word that is no command (CLI11 would only say that one is required).
+    if (argc >= 2) {
+        const std::string first = argv[1];
+        const bool known = first == "train" || first == "score" || first == "eval" ||
+                           first == "-h" || first == "--help" || first == "--help-all";
+        if (!known) {
+            std::cerr << cli::one_line("recolor: error: unknown command '" + first +
+                                       "'; the commands are train, score and eval")
+                      << "\nRun 'recolor --help' for the options.\n";
+            return 2;
+        }
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::Success& e) {  // --help

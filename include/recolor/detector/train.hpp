@@ -172,8 +172,6 @@ TrainResult train(Pix2Pix<D>& model, const std::vector<TrainingImage>& images,
         if (fresh) csv << "epoch,step,d_real,d_fake,g_gan,g_l1\n";
     }
 
-    const auto start = std::chrono::steady_clock::now();
-    const long first_step = state.step;
     const long total_steps = options.epochs * count;
     while (state.epoch < options.epochs) {
         const auto epoch_start = std::chrono::steady_clock::now();
@@ -233,9 +231,9 @@ TrainResult train(Pix2Pix<D>& model, const std::vector<TrainingImage>& images,
         summary.discriminator_wins = d_loss < options.discriminator_wins_below;
         result.epochs.push_back(summary);
         if (options.progress) {
-            const double elapsed = std::chrono::duration<double>(now - start).count();
-            const double rate =
-                static_cast<double>(state.step - first_step) / std::max(elapsed, 1e-9);
+            // The rate of this epoch: a slow first epoch (a machine busy for a while) does not
+            // hold the ETA up for the rest of the run.
+            const double rate = n / std::max(summary.seconds, 1e-9);
             const double eta = static_cast<double>(total_steps - state.step) / std::max(rate, 1e-9);
             *options.progress << "epoch " << state.epoch << "/" << options.epochs << "  step "
                               << state.step << "  " << std::fixed << std::setprecision(1) << rate

@@ -256,8 +256,10 @@ inline SafetensorsFile load_safetensors(const std::filesystem::path& path) {
     uint64_t header_size = 0;
     for (int i = 7; i >= 0; --i) header_size = (header_size << 8) | length_bytes[i];
     RECOLOR_CHECK(header_size <= detail::max_safetensors_header,
-                  "load_safetensors: '" << name << "': header length " << header_size
-                                        << " is over the format's limit of "
+                  "load_safetensors: '" << name
+                                        << "' is not a safetensors file: its first 8 bytes give "
+                                           "a header length of "
+                                        << header_size << ", over the format's limit of "
                                         << detail::max_safetensors_header);
     RECOLOR_CHECK(header_size <= file_size - 8, "load_safetensors: '"
                                                     << name << "': header length " << header_size
