@@ -85,6 +85,17 @@ std::string grid_jpeg(const std::string& exif = "") {
     return flat_jpeg(spec);
 }
 
+// A grey JPEG of two flat blocks (30, 220) with a restart interval (DRI) of `interval` MCUs and
+// no restart marker in its data.
+std::string two_block_jpeg(int interval) {
+    FlatJpeg two;
+    two.blocks_wide = 2;
+    two.levels = {{30, 220}};
+    std::string jpeg = flat_jpeg(two);
+    jpeg.insert(jpeg.find("\xFF\xC0"), jpeg_segment(0xDD, bytes_of({0, interval})));
+    return jpeg;
+}
+
 // The level at the centre of each 8x8 block, row by row.
 std::vector<int> block_levels(const ImageRgb8& image) {
     std::vector<int> out;
@@ -419,15 +430,8 @@ TEST_SUITE("robust") {
 
         // A restart interval (DRI) asks for restart markers in the data; stb stops at the first
         // one missing. Two MCUs: an interval of 2 needs none, an interval of 1 needs one.
-        FlatJpeg two;
-        two.blocks_wide = 2;
-        two.levels = {{30, 220}};
-        std::string restart = flat_jpeg(two);
-        const size_t frame = restart.find("\xFF\xC0");
-        restart.insert(frame, jpeg_segment(0xDD, bytes_of({0, 2})));
-        CHECK(decode_error(restart) == "");
-        restart[frame + 5] = '\x01';
-        CHECK(contains(decode_error(restart),
+        CHECK(decode_error(two_block_jpeg(2)) == "");
+        CHECK(contains(decode_error(two_block_jpeg(1)),
                        "corrupt JPEG: a scan holds 0 restart markers where "
                        "its restart interval of 1 needs 1"));
 
@@ -486,11 +490,7 @@ TEST_SUITE("robust") {
 
         // A restart marker in the wrong place: with an interval of one MCU, the marker must
         // follow the first block's bits; here it follows both blocks'.
-        FlatJpeg two;
-        two.blocks_wide = 2;
-        two.levels = {{30, 220}};
-        std::string late_restart = flat_jpeg(two);
-        late_restart.insert(late_restart.find("\xFF\xC0"), jpeg_segment(0xDD, bytes_of({0, 1})));
+        std::string late_restart = two_block_jpeg(1);
         late_restart.insert(late_restart.size() - 2, "\xFF\xD0");
         CHECK(contains(decode_error(late_restart),
                        "a scan's data goes on where a restart marker should end its interval "

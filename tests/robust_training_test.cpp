@@ -639,11 +639,15 @@ TEST_SUITE("robust") {
              "--healthy and --diseased are the same folder"},
             {eval + " --model " + quoted(healthy / "leaf_1.png") + " --lambda 5",
              "eval --model uses a trained model; --lambda is for training one"}};
-        for (const auto& [command, message] : cases) {
-            CAPTURE(command);
+        // Runs a command line; its exit status and what it printed.
+        auto run_logged = [&](const std::string& command) {
             const fs::path log = dir.path / "log.txt";
             const int status = run_shell(command + " > " + quoted(log) + " 2>&1");
-            const std::string text = read_bytes(log);
+            return std::pair{status, read_bytes(log)};
+        };
+        for (const auto& [command, message] : cases) {
+            CAPTURE(command);
+            const auto [status, text] = run_logged(command);
             CAPTURE(text);
             CHECK(status == 1);
             CHECK(contains(text, "recolor: error: "));
@@ -664,9 +668,7 @@ TEST_SUITE("robust") {
             {train + " --no-such-option", "--no-such-option"}};
         for (const auto& [command, message] : usage) {
             CAPTURE(command);
-            const fs::path log = dir.path / "log.txt";
-            const int status = run_shell(command + " > " + quoted(log) + " 2>&1");
-            const std::string text = read_bytes(log);
+            const auto [status, text] = run_logged(command);
             CAPTURE(text);
             CHECK(status == 2);
             CHECK(text.rfind("recolor: error: ", 0) == 0);

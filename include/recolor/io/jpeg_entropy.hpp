@@ -97,9 +97,9 @@ struct JpegBits {
 // How a scan's decoding ended: the whole scan read, or where and why it stopped.
 enum class JpegScanEnd { complete, data_ends, bad_code, bad_restart, bad_dc };
 
-// One scan's decoder state: the bits, the end-of-band run of a progressive scan, and for each
-// block of a progressive frame the coefficients that are not zero (a refinement scan reads a
-// correction bit for each of them, G.1.2.3).
+// One restart interval's decoder state: the bits, the end-of-band run of a progressive scan and
+// the DC predictors. The caller keeps, for each block of a progressive frame, which coefficients
+// are not zero (a refinement scan reads a correction bit for each of them, G.1.2.3).
 struct JpegScanDecoder {
     JpegBits in;
     unsigned end_of_band_run = 0;
@@ -141,10 +141,20 @@ struct JpegScanDecoder {
         if (v < 0) fail(JpegScanEnd::data_ends);
         return v;
     }
+    // The value of a coefficient whose n magnitude bits are v (F.2.2.1 EXTEND).
+    static int extend(int v, int n) { return v < (1 << (n - 1)) ? v - (1 << n) + 1 : v; }
+    // An end-of-band code (G.1.2.2): its run's extra bits give how many blocks, this one
+    // included, have nothing more in the band.
+    bool start_end_of_band(int run) {
+        const int extra = count(run);
+        if (extra < 0) return false;
+        end_of_band_run = (1u << run) + static_cast<unsigned>(extra);
+        return true;
+    }
 
     // Sequential: a DC difference and up to 63 AC coefficients (F.2.2.1, F.2.2.2).
-    bool sequential_block(const JpegHuffman& dc, const JpegHuffman& ac, int& predictor) {
-        if (!dc_difference(dc, predictor)) return false;
+    bool sequential_block(const JpegHuffman& dc, const JpegHuffman& ac, int component) {
+        if (!dc_difference(dc, component)) return false;
         for (int k = 1; k < 64;) {
             const int rs = symbol(ac);
             if (rs < 0) return false;
@@ -161,23 +171,24 @@ struct JpegScanDecoder {
     }
 
     // Progressive DC: the first scan's difference, or one refinement bit (G.1.2.1).
-    bool dc_block(const JpegHuffman& dc, bool first, uint64_t* nonzero, int& predictor) {
+    bool dc_block(const JpegHuffman& dc, bool first, uint64_t* nonzero, int component) {
         if (!first) return read(1);
         if (nonzero) *nonzero = 0;  // stb clears the block here
-        return dc_difference(dc, predictor);
+        return dc_difference(dc, component);
     }
 
     // A DC difference (F.2.2.1) added to the component's predictor. stb multiplies the sum by
     // the quantizer (up to 65535) or 2^Al (up to 2^13) in an int: past 2^15 it can overflow,
     // where a real 8-bit JPEG's DC stays under 2^11.
-    bool dc_difference(const JpegHuffman& dc, int& predictor) {
+    bool dc_difference(const JpegHuffman& dc, int component) {
         const int size = symbol(dc);
         if (size < 0) return false;
         if (size > 15) return fail(JpegScanEnd::bad_code);  // stb refuses it too
         const int v = count(size);
         if (v < 0) return false;
-        if (size > 0) predictor += v < (1 << (size - 1)) ? v - (1 << size) + 1 : v;
-        return (predictor >= -32768 && predictor <= 32768) || fail(JpegScanEnd::bad_dc);
+        int& sum = predictor[component];
+        if (size > 0) sum += extend(v, size);
+        return (sum >= -32768 && sum <= 32768) || fail(JpegScanEnd::bad_dc);
     }
 
     // Progressive AC, first scan of a band (G.1.2.2): coefficients Ss..Se at 2^Al, runs of
@@ -193,18 +204,17 @@ struct JpegScanDecoder {
             const int run = rs >> 4, bits = rs & 15;
             if (bits == 0) {
                 if (run < 15) {
-                    const int extra = count(run);
-                    if (extra < 0) return false;
-                    end_of_band_run = (1u << run) + static_cast<unsigned>(extra) - 1;
+                    if (!start_end_of_band(run)) return false;
+                    --end_of_band_run;  // this block is the first of them
                     break;
                 }
                 k += 16;
                 continue;
             }
             k += run;
-            const int v = count(bits);  // the magnitude's bits, extended as in F.2.2.1
+            const int v = count(bits);
             if (v < 0) return false;
-            const int value = v < (1 << (bits - 1)) ? v - (1 << bits) + 1 : v;
+            const int value = extend(v, bits);
             // stb stores the value in 16 bits, over what the position held: one that wraps to 0
             // leaves a zero coefficient, even where an earlier scan of the band put another.
             if (static_cast<int16_t>(value * (1 << low)) != 0) {
@@ -230,9 +240,7 @@ struct JpegScanDecoder {
                 bool placed = false;
                 if (bits == 0) {
                     if (run < 15) {
-                        const int extra = count(run);
-                        if (extra < 0) return false;
-                        end_of_band_run = (1u << run) + static_cast<unsigned>(extra);
+                        if (!start_end_of_band(run)) return false;
                         break;  // the rest of the block: as in a run of empty blocks
                     }
                 } else {

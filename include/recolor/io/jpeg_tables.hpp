@@ -23,10 +23,10 @@ struct JpegTables {
     unsigned component_h[4] = {}, component_v[4] = {}, max_h = 1, max_v = 1;
     bool component_scanned[4] = {}, component_dc_started[4] = {};
     size_t width = 0, height = 0, restart_interval = 0;
-    size_t restarts_needed = 0;        // by the last scan checked
-    JpegHuffman code[2][4];            // the tables' codes, for decoding scans
-    bool stb_refuses = false;          // a table stb will not build: it stops the file there
-    std::vector<uint64_t> nonzero[4];  // progressive: per block, its non-zero coefficients
+    size_t restarts_needed = 0;  // by the last scan checked
+    JpegHuffman code[2][4];      // the tables' codes, for decoding scans
+    bool stb_refuses = false;    // a table stb will not build: it stops the file there
+    std::vector<uint64_t> nonzero_coefficients[4];  // progressive: per block, by zig-zag index
 
     // The last scan's header, where stb accepts it (readable); the components in their order.
     struct Scan {
@@ -90,7 +90,7 @@ struct JpegTables {
         }
         frame_components = count;
         for (int c = 0; c < count; ++c) {
-            nonzero[c].assign(progressive ? block_columns(c) * block_rows(c) : 0, 0);
+            nonzero_coefficients[c].assign(progressive ? block_columns(c) * block_rows(c) : 0, 0);
         }
     }
     // A component's blocks across and down (A.2.1): its samples, rounded up to blocks of 8.
@@ -153,8 +153,9 @@ struct JpegTables {
                        " comes before its first DC scan";
             }
         }
+        scan.count = static_cast<int>(count);
         if (restart_interval > 0 && count >= 1) {
-            const size_t mcus = units(segment, count);  // 0 with a height set later (DNL)
+            const size_t mcus = mcu_count();
             restarts_needed = mcus > 0 ? (mcus - 1) / restart_interval : 0;
         }
         // The header as stb's stbi__process_scan_header accepts it; the others stb refuses.
@@ -165,45 +166,39 @@ struct JpegTables {
         scan.readable = count >= 1 && count <= 4 &&
                         count <= static_cast<size_t>(frame_components) && size == 4 + 2 * count &&
                         bands_valid && width > 0 && height > 0;
-        scan.count = static_cast<int>(count);
         scan.spectral_start = static_cast<int>(spectral_start);
         scan.spectral_end = progressive ? static_cast<int>(spectral_end) : 63;
         scan.approximation_high = static_cast<int>(approximation_high);
         scan.approximation_low = static_cast<int>(approximation_low);
         return "";
     }
-    // The MCUs of a scan (A.2): blocks of its one component, or interleaved MCUs of the frame.
-    size_t units(const unsigned char* segment, size_t count) const {
-        auto blocks = [](size_t pixels) { return (pixels + 7) / 8; };
-        if (count > 1) {
-            return blocks((width + max_h - 1) / max_h) * blocks((height + max_v - 1) / max_v);
-        }
-        int c = 0;
-        while (c < frame_components && component_id[c] != segment[1]) ++c;
-        return blocks((width * component_h[c] + max_h - 1) / max_h) *
-               blocks((height * component_v[c] + max_v - 1) / max_v);
+    // The last scan's MCUs (A.2) across and in all: blocks of its one component, or
+    // interleaved MCUs of the frame. None while the height is to come (DNL).
+    size_t mcu_columns() const {
+        return scan.count > 1 ? (width + 8 * max_h - 1) / (8 * max_h)
+                              : block_columns(scan.component[0]);
+    }
+    size_t mcu_count() const {
+        return mcu_columns() * (scan.count > 1 ? (height + 8 * max_v - 1) / (8 * max_v)
+                                               : block_rows(scan.component[0]));
     }
     // The last scan's entropy-coded data, data[begin, end) with its restart markers, decoded
     // MCU by MCU in stb's order (stbi__parse_entropy_coded_data). Returns what is wrong, ""
     // when every MCU is there; a scan stb refuses on its own is left to stb.
     std::string check_scan_data(const unsigned char* data, size_t begin, size_t end) {
         if (!scan.readable || stb_refuses) return "";
-        // A single-component scan's MCU is one block (A.2.2); otherwise every component's h x v.
-        const bool interleaved = scan.count > 1;
-        const int first = scan.component[0];
-        const size_t across =
-            interleaved ? (width + 8 * max_h - 1) / (8 * max_h) : block_columns(first);
-        const size_t mcus =
-            across * (interleaved ? (height + 8 * max_v - 1) / (8 * max_v) : block_rows(first));
-        const bool dc_scan = scan.spectral_start == 0, first_pass = scan.approximation_high == 0;
+        const bool interleaved = scan.count > 1, dc_scan = scan.spectral_start == 0;
         // stb refuses a progressive scan that mixes DC and AC, or interleaves AC, at its first
         // block, before it reads a bit.
         if (progressive && (dc_scan ? scan.spectral_end != 0 : interleaved)) return "";
 
         JpegScanDecoder decoder;
         decoder.in = JpegBits{data, begin, end};
+        const size_t across = mcu_columns(), mcus = mcu_count();
         size_t left = restart_interval > 0 ? restart_interval : mcus;
         for (size_t mcu = 0; mcu < mcus; ++mcu) {
+            // A single-component scan's MCU is one block (A.2.2); otherwise every component's
+            // h x v blocks, in the scan's order.
             for (int s = 0; s < scan.count; ++s) {
                 const int c = scan.component[s];
                 const unsigned h = interleaved ? component_h[c] : 1;
@@ -211,22 +206,9 @@ struct JpegTables {
                 for (unsigned y = 0; y < v; ++y) {
                     for (unsigned x = 0; x < h; ++x) {
                         const size_t column = (mcu % across) * h + x, row = (mcu / across) * v + y;
-                        uint64_t* mask = nullptr;  // past the image in an interleaved MCU: none
-                        if (progressive && column < block_columns(c) && row < block_rows(c)) {
-                            mask = &nonzero[c][row * block_columns(c) + column];
+                        if (!decode_block(decoder, s, column, row)) {
+                            return scan_failure(decoder.failure, mcu + 1, mcus);
                         }
-                        const JpegHuffman &dc = code[0][scan.dc[s]], &ac = code[1][scan.ac[s]];
-                        uint64_t unused = 0;
-                        const bool ok =
-                            !progressive ? decoder.sequential_block(dc, ac, decoder.predictor[c])
-                            : dc_scan ? decoder.dc_block(dc, first_pass, mask, decoder.predictor[c])
-                            : first_pass
-                                ? decoder.ac_first_block(ac, scan.spectral_start, scan.spectral_end,
-                                                         scan.approximation_low,
-                                                         mask ? *mask : unused)
-                                : decoder.ac_refine_block(ac, scan.spectral_start,
-                                                          scan.spectral_end, mask ? *mask : unused);
-                        if (!ok) return scan_failure(decoder.failure, mcu + 1, mcus);
                     }
                 }
             }
@@ -244,6 +226,24 @@ struct JpegTables {
             }
         }
         return "";
+    }
+    // The block of the last scan's component s at (column, row) in that component's blocks,
+    // decoded as stb decodes it for the scan's kind.
+    bool decode_block(JpegScanDecoder& decoder, int s, size_t column, size_t row) {
+        const int c = scan.component[s];
+        const JpegHuffman &dc = code[0][scan.dc[s]], &ac = code[1][scan.ac[s]];
+        if (!progressive) return decoder.sequential_block(dc, ac, c);
+        uint64_t* nonzero = nullptr;  // none past the image, in an interleaved MCU's padding
+        if (column < block_columns(c) && row < block_rows(c)) {
+            nonzero = &nonzero_coefficients[c][row * block_columns(c) + column];
+        }
+        const bool first_pass = scan.approximation_high == 0;
+        if (scan.spectral_start == 0) return decoder.dc_block(dc, first_pass, nonzero, c);
+        // An AC scan has one component, whose blocks all lie in the image.
+        return first_pass
+                   ? decoder.ac_first_block(ac, scan.spectral_start, scan.spectral_end,
+                                            scan.approximation_low, *nonzero)
+                   : decoder.ac_refine_block(ac, scan.spectral_start, scan.spectral_end, *nonzero);
     }
     // What a failure at MCU number `mcu` (from 1) of `mcus` means.
     static std::string scan_failure(JpegScanEnd why, size_t mcu, size_t mcus) {
